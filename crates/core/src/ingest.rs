@@ -1,0 +1,455 @@
+//! Tidings' own ingest format: a signed batch of events, one verdict per item.
+//!
+//! ```json
+//! {"events":[{"id":"evt-1","type":"order.shipped","occurred_at":"2026-11-22T10:00:00Z",
+//!             "user_id":"u42","data":{"order_number":"#1001"}}]}
+//! ```
+//!
+//! A batch with one bad event still accepts the good ones: [`decode_batch`]
+//! fails as a whole only when the body itself is unusable, and otherwise
+//! returns one `Result` per item, in order, each rejection naming its code,
+//! the JSON path and a sentence a store engineer can act on.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::event::Event;
+use crate::time::parse_rfc3339;
+
+/// Size and count limits of the ingest API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most events in one batch.
+    pub max_events: usize,
+    /// Largest single event (its JSON text), in bytes.
+    pub max_event_bytes: usize,
+    /// Longest event id, in characters.
+    pub max_id_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_events: 500,
+            max_event_bytes: 32 * 1024,
+            max_id_chars: 128,
+        }
+    }
+}
+
+/// Why a whole request was refused (nothing in it is stored).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// The body is larger than [`Limits::max_body_bytes`]; split it into several batches.
+    #[error("body is {size} bytes, more than the limit of {limit}; split it into smaller batches")]
+    BodyTooLarge {
+        /// Size of the body received.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The body is not JSON at all.
+    #[error("body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// The body is JSON but not `{"events":[…]}`.
+    #[error("body must be an object with an `events` array, like {{\"events\":[{{…}}]}}")]
+    NotABatch,
+    /// The batch holds more than [`Limits::max_events`] events.
+    #[error("batch has {count} events, more than the limit of {limit}; split it")]
+    TooManyEvents {
+        /// Events in the batch.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl BatchError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BatchError::BodyTooLarge { .. } => "body_too_large",
+            BatchError::MalformedJson(_) => "malformed_json",
+            BatchError::NotABatch => "not_a_batch",
+            BatchError::TooManyEvents { .. } => "too_many_events",
+        }
+    }
+}
+
+/// Why one event of a batch was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Stable machine-readable code, e.g. `missing_field`.
+    pub code: String,
+    /// A sentence saying what is wrong and how to fix it.
+    pub message: String,
+    /// JSON path of the offending value, e.g. `events[2].occurred_at`.
+    pub path: String,
+}
+
+impl Rejection {
+    /// Builds a rejection.
+    pub fn new(code: &str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Rejection {
+            code: code.to_owned(),
+            message: message.into(),
+            path: path.into(),
+        }
+    }
+}
+
+/// The outcome for one event, reported back to its producer in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Stored and routed.
+    Accepted {
+        /// The event id.
+        id: String,
+    },
+    /// An event with the same id was seen before; it is not delivered again.
+    Duplicate {
+        /// The event id.
+        id: String,
+    },
+    /// Not accepted; nothing was stored for it.
+    Rejected {
+        /// The event id, when one could be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// What was wrong.
+        #[serde(flatten)]
+        reason: Rejection,
+    },
+}
+
+impl Verdict {
+    /// A rejection verdict.
+    pub fn rejected(id: Option<String>, reason: Rejection) -> Self {
+        Verdict::Rejected { id, reason }
+    }
+}
+
+#[derive(Deserialize)]
+struct Batch<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// One decoded item of a batch: the event, or why it was refused.
+pub type Item = Result<Event, (Option<String>, Rejection)>;
+
+/// Decodes a batch in Tidings' own format into one [`Item`] per event, in order.
+pub fn decode_batch(body: &[u8], limits: &Limits) -> Result<Vec<Item>, BatchError> {
+    if body.len() > limits.max_body_bytes {
+        return Err(BatchError::BodyTooLarge {
+            size: body.len(),
+            limit: limits.max_body_bytes,
+        });
+    }
+    let value: Batch<'_> = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            return Err(BatchError::MalformedJson(e.to_string()))
+        }
+        Err(_) => return Err(BatchError::NotABatch),
+    };
+    if value.events.len() > limits.max_events {
+        return Err(BatchError::TooManyEvents {
+            count: value.events.len(),
+            limit: limits.max_events,
+        });
+    }
+    Ok(value
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| decode_event(raw.get(), &format!("events[{i}]"), limits))
+        .collect())
+}
+
+/// Decodes one event object; `path` prefixes the JSON paths in rejections.
+pub fn decode_event(raw: &str, path: &str, limits: &Limits) -> Item {
+    let value: Value = serde_json::from_str(raw)
+        .map_err(|e| (None, Rejection::new("malformed_json", path, e.to_string())))?;
+    let Value::Object(mut obj) = value else {
+        return Err((
+            None,
+            Rejection::new(
+                "not_an_object",
+                path,
+                format!("each event must be a JSON object, got {}", kind_of(&value)),
+            ),
+        ));
+    };
+    let id = take_string(&mut obj, "id", path)?;
+    let with_id = |r: Rejection| (Some(id.clone()), r);
+    if id.is_empty() {
+        return Err(with_id(Rejection::new(
+            "empty_id",
+            format!("{path}.id"),
+            "`id` must not be empty",
+        )));
+    }
+    let id_chars = id.chars().count();
+    if id_chars > limits.max_id_chars {
+        return Err(with_id(Rejection::new(
+            "id_too_long",
+            format!("{path}.id"),
+            format!(
+                "`id` is {id_chars} characters, more than the limit of {}",
+                limits.max_id_chars
+            ),
+        )));
+    }
+    if raw.len() > limits.max_event_bytes {
+        return Err(with_id(Rejection::new(
+            "event_too_large",
+            path,
+            format!(
+                "event is {} bytes, more than the limit of {}; move bulky data out of `data`",
+                raw.len(),
+                limits.max_event_bytes
+            ),
+        )));
+    }
+    let kind = take_string(&mut obj, "type", path).map_err(|(_, r)| with_id(r))?;
+    if !is_event_type(&kind) {
+        return Err(with_id(Rejection::new(
+            "bad_type",
+            format!("{path}.type"),
+            format!(
+                "`type` must be dotted lowercase words like `order.shipped`, got `{}`",
+                clip(&kind)
+            ),
+        )));
+    }
+    let occurred_at = match obj.remove("occurred_at") {
+        Some(Value::String(s)) => parse_rfc3339(&s).map_err(|e| {
+            with_id(Rejection::new(
+                "bad_timestamp",
+                format!("{path}.occurred_at"),
+                e.to_string(),
+            ))
+        })?,
+        Some(Value::Number(n)) => match n.as_i64().and_then(|s| s.checked_mul(1000)) {
+            Some(ms) => ms,
+            None => {
+                return Err(with_id(Rejection::new(
+                    "bad_timestamp",
+                    format!("{path}.occurred_at"),
+                    "`occurred_at` as a number must be whole unix seconds",
+                )))
+            }
+        },
+        Some(other) => {
+            return Err(with_id(Rejection::new(
+                "wrong_type",
+                format!("{path}.occurred_at"),
+                format!(
+                    "`occurred_at` must be an RFC 3339 string or unix seconds, got {}",
+                    kind_of(&other)
+                ),
+            )))
+        }
+        None => return Err(with_id(missing(path, "occurred_at"))),
+    };
+    let user_id = match obj.remove("user_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => Some(s),
+        Some(Value::String(_)) => {
+            return Err(with_id(Rejection::new(
+                "bad_user_id",
+                format!("{path}.user_id"),
+                "`user_id` must be 1 to 256 bytes long",
+            )))
+        }
+        Some(other) => {
+            return Err(with_id(Rejection::new(
+                "wrong_type",
+                format!("{path}.user_id"),
+                format!("`user_id` must be a string, got {}", kind_of(&other)),
+            )))
+        }
+    };
+    let data = match obj.remove("data") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v,
+        Some(other) => {
+            return Err(with_id(Rejection::new(
+                "wrong_type",
+                format!("{path}.data"),
+                format!("`data` must be an object, got {}", kind_of(&other)),
+            )))
+        }
+    };
+    Ok(Event {
+        id,
+        kind,
+        occurred_at,
+        user_id,
+        data,
+    })
+}
+
+fn missing(path: &str, field: &str) -> Rejection {
+    Rejection::new(
+        "missing_field",
+        format!("{path}.{field}"),
+        format!("`{field}` is required"),
+    )
+}
+
+fn take_string(
+    obj: &mut Map<String, Value>,
+    field: &str,
+    path: &str,
+) -> Result<String, (Option<String>, Rejection)> {
+    match obj.remove(field) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err((
+            None,
+            Rejection::new(
+                "wrong_type",
+                format!("{path}.{field}"),
+                format!("`{field}` must be a string, got {}", kind_of(&other)),
+            ),
+        )),
+        None => Err((None, missing(path, field))),
+    }
+}
+
+/// `true` for dotted lowercase names like `order.shipped` or `ops.alert_fired`.
+pub fn is_event_type(kind: &str) -> bool {
+    !kind.is_empty()
+        && kind.len() <= 64
+        && kind.split('.').count() >= 2
+        && kind.split('.').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::test;
+
+    fn decode(body: &str) -> Result<Vec<Item>, BatchError> {
+        decode_batch(body.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn decodes_a_good_event() {
+        let items = decode(r#"{"events":[{"id":"e1","type":"order.shipped","occurred_at":"2026-11-22T10:00:00Z","user_id":"u1","data":{"n":1}}]}"#).unwrap();
+        let e = items[0].clone().unwrap();
+        assert_eq!(
+            (e.id.as_str(), e.kind.as_str(), e.user_id.as_deref()),
+            ("e1", "order.shipped", Some("u1"))
+        );
+        assert_eq!(e.data["n"], 1);
+    }
+
+    #[test]
+    fn one_bad_event_does_not_spoil_the_batch() {
+        let items = decode(
+            r#"{"events":[
+                {"id":"ok","type":"order.paid","occurred_at":1795341600},
+                {"id":"bad","type":"order.paid","occurred_at":true},
+                {"type":"order.paid","occurred_at":1},
+                {"id":"x","type":"Order Paid","occurred_at":1},
+                {"id":"y","type":"a.b","occurred_at":1,"data":[1]},
+                7
+            ]}"#,
+        )
+        .unwrap();
+        assert!(items[0].is_ok());
+        let codes: Vec<_> = items[1..]
+            .iter()
+            .map(|i| i.as_ref().unwrap_err().1.clone())
+            .collect();
+        assert_eq!(codes[0].code, "wrong_type");
+        assert_eq!(codes[0].path, "events[1].occurred_at");
+        assert_eq!(items[1].as_ref().unwrap_err().0.as_deref(), Some("bad"));
+        assert_eq!(
+            (codes[1].code.as_str(), codes[1].path.as_str()),
+            ("missing_field", "events[2].id")
+        );
+        assert_eq!(codes[2].code, "bad_type");
+        assert_eq!(
+            (codes[3].code.as_str(), codes[3].path.as_str()),
+            ("wrong_type", "events[4].data")
+        );
+        assert_eq!(codes[4].code, "not_an_object");
+    }
+
+    #[test]
+    fn limits_have_distinct_codes() {
+        let long_id = "x".repeat(129);
+        let items = decode(&format!(
+            r#"{{"events":[{{"id":"{long_id}","type":"a.b","occurred_at":1}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(items[0].as_ref().unwrap_err().1.code, "id_too_long");
+        let big = "y".repeat(33 * 1024);
+        let items = decode(&format!(
+            r#"{{"events":[{{"id":"e","type":"a.b","occurred_at":1,"data":{{"s":"{big}"}}}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(items[0].as_ref().unwrap_err().1.code, "event_too_large");
+        let many = vec![r#"{"id":"e","type":"a.b","occurred_at":1}"#; 501].join(",");
+        assert_eq!(
+            decode(&format!(r#"{{"events":[{many}]}}"#))
+                .unwrap_err()
+                .code(),
+            "too_many_events"
+        );
+        let huge = vec![0u8; 1024 * 1024 + 1];
+        assert_eq!(
+            decode_batch(&huge, &Limits::default()).unwrap_err().code(),
+            "body_too_large"
+        );
+        assert_eq!(decode("{").unwrap_err().code(), "malformed_json");
+        assert_eq!(
+            decode(r#"{"events":{}}"#).unwrap_err().code(),
+            "not_a_batch"
+        );
+        assert_eq!(decode(r#"[]"#).unwrap_err().code(), "not_a_batch");
+    }
+
+    #[test]
+    fn verdicts_serialize_flat() {
+        let v = Verdict::rejected(
+            Some("e".into()),
+            Rejection::new("bad_type", "events[0].type", "m"),
+        );
+        assert_eq!(
+            serde_json::to_value(&v).unwrap(),
+            serde_json::json!({"status":"rejected","id":"e","code":"bad_type","path":"events[0].type","message":"m"})
+        );
+        assert_eq!(
+            serde_json::to_value(Verdict::Accepted { id: "a".into() }).unwrap(),
+            serde_json::json!({"status":"accepted","id":"a"})
+        );
+    }
+}
