@@ -21,18 +21,30 @@
 //! - [`notification`]: the notification model (category, priority, read state).
 //! - [`log`]: the per-user ordered log as a state machine.
 //! - [`protocol`]: WebSocket frames between the edge and the center.
+//! - [`prefs`]: a shopper's preferences (mute, quiet hours, language).
+//! - [`rules`], [`template`]: rules as data (TOML) rendering events into notifications.
+//! - [`route`]: audience, preference decisions, throttles, scheduling and cancellation.
+//! - [`inbox`]: the query engine shared by the history API and the center.
+//! - [`webhooks`]: Shopify, Stripe and WooCommerce payloads → canonical events.
+//! - [`stats`]: windowed counters and latency percentiles.
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
 pub mod event;
+pub mod inbox;
 pub mod ingest;
 pub mod log;
 pub mod notification;
 pub mod prefs;
 pub mod protocol;
+pub mod route;
+pub mod rules;
 pub mod signature;
+pub mod stats;
+pub mod template;
 pub mod time;
 pub mod token;
+pub mod webhooks;
 
 /// The version of this crate, reported by `GET /v1/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
