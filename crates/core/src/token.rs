@@ -112,6 +112,14 @@ pub fn verify(
     Ok(claims)
 }
 
+/// The `sub` of a token *without* verifying it: only for naming local
+/// storage in the browser, never for authorization.
+pub fn peek_subject(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let claims: serde_json::Value = serde_json::from_slice(&B64.decode(payload).ok()?).ok()?;
+    claims.get("sub")?.as_str().map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +149,8 @@ mod tests {
             },
         );
         assert!(verify(b"k", &with_aud, 0, Some("shop")).is_ok());
+        assert_eq!(peek_subject(&t).as_deref(), Some("u1"));
+        assert_eq!(peek_subject("junk"), None);
     }
 
     #[test]

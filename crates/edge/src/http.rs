@@ -1,0 +1,39 @@
+//! JSON responses and errors with a code, a sentence and what to do next.
+
+use serde::Serialize;
+use worker::{Headers, Response, Result};
+
+/// A JSON response with a status.
+pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
+    Ok(Response::from_json(body)?.with_status(status))
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// `{"error":{"code","message"}}` with a status.
+pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
+    json(status, &ErrorBody { error: ErrorDetail { code, message } })
+}
+
+/// Adds CORS headers when `origin` is allowed.
+pub fn with_cors(mut resp: Response, origin: Option<&str>, allowed: &[String]) -> Response {
+    if let Some(origin) = origin {
+        if allowed.iter().any(|a| a == origin || a == "*") {
+            let h: &mut Headers = resp.headers_mut();
+            let _ = h.set("Access-Control-Allow-Origin", origin);
+            let _ = h.set("Vary", "Origin");
+            let _ = h.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            let _ = h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        }
+    }
+    resp
+}

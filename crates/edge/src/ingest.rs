@@ -1,0 +1,182 @@
+//! `POST /v1/events`: verify → decode → rules → inboxes → one verdict per event.
+//!
+//! A bad event never spoils the batch: it gets a `rejected` verdict naming
+//! its code, path and what to fix, while the good ones are stored. A bad
+//! signature stores nothing (401).
+
+use std::collections::BTreeMap;
+
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+use tidings_core::event::Event;
+use tidings_core::ingest::{decode_batch, BatchError, Limits, Rejection, Verdict};
+use tidings_core::route::Audience;
+use tidings_core::rules::RuleSet;
+use tidings_core::signature;
+use worker::{Env, Request, Response, Result};
+
+use crate::config::{self, names};
+use crate::http::{error, json};
+use crate::inbox::{Delivery, DeliverRequest, DeliverResponse};
+use crate::now_ms;
+use crate::router::inbox_stub;
+
+thread_local! {
+    static RULES: RuleSet = RuleSet::default_rules();
+}
+
+/// The 202 body: one verdict per event, in order.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IngestResponse {
+    /// Verdicts, in the order of the batch.
+    pub results: Vec<Verdict>,
+    /// How many were accepted.
+    pub accepted: usize,
+    /// How many were duplicates.
+    pub duplicates: usize,
+    /// How many were rejected.
+    pub rejected: usize,
+}
+
+/// Handles `POST /v1/events`.
+pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
+    let limits = Limits::default();
+    if let Some(len) = req.headers().get("Content-Length")?.and_then(|l| l.parse::<usize>().ok()) {
+        if len > limits.max_body_bytes {
+            return too_large(len, &limits);
+        }
+    }
+    let body = req.bytes().await?;
+    if body.len() > limits.max_body_bytes {
+        return too_large(body.len(), &limits);
+    }
+    let Some(secret) = config::secret(env, names::INGEST) else {
+        return error(500, "not_configured", "TIDINGS_INGEST_SECRET is not set; add it with `wrangler secret put`");
+    };
+    let now = now_ms();
+    let header = req.headers().get("Tidings-Signature")?;
+    if let Err(e) = signature::verify_tidings(secret.as_bytes(), header.as_deref(), &body, now / 1000) {
+        return error(401, e.code(), &e.to_string());
+    }
+    let items = match decode_batch(&body, &limits) {
+        Ok(items) => items,
+        Err(e @ BatchError::BodyTooLarge { .. }) => return error(413, e.code(), &e.to_string()),
+        Err(e) => return error(400, e.code(), &e.to_string()),
+    };
+    let events: Vec<std::result::Result<Event, Verdict>> = items
+        .into_iter()
+        .map(|item| item.map_err(|(id, reason)| Verdict::rejected(id, reason)))
+        .collect();
+    let results = route_events(events, env, now).await?;
+    let count = |f: fn(&Verdict) -> bool| results.iter().filter(|v| f(v)).count();
+    let body = IngestResponse {
+        accepted: count(|v| matches!(v, Verdict::Accepted { .. })),
+        duplicates: count(|v| matches!(v, Verdict::Duplicate { .. })),
+        rejected: count(|v| matches!(v, Verdict::Rejected { .. })),
+        results,
+    };
+    json(202, &body)
+}
+
+fn too_large(size: usize, limits: &Limits) -> Result<Response> {
+    let e = BatchError::BodyTooLarge { size, limit: limits.max_body_bytes };
+    error(413, e.code(), &e.to_string())
+}
+
+/// A verdict known now, or one the inboxes will give.
+enum Slot {
+    Done(Verdict),
+    Pending(String),
+}
+
+/// Applies the rules to decoded events and hands each recipient's share to
+/// its Inbox; returns one verdict per input, in order.
+pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env: &Env, now: i64) -> Result<Vec<Verdict>> {
+    let mut slots: Vec<Slot> = Vec::with_capacity(events.len());
+    // Per user: the deliveries, and for each the index of the event it came from.
+    let mut per_user: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
+    RULES.with(|rules| {
+        for (index, event) in events.into_iter().enumerate() {
+            let event = match event {
+                Ok(e) => e,
+                Err(v) => {
+                    slots.push(Slot::Done(v));
+                    continue;
+                }
+            };
+            slots.push(plan_event(rules, event, index, now, &mut per_user));
+        }
+    });
+    let calls = per_user.into_iter().map(|(user, deliveries)| async move {
+        let indexes: Vec<usize> = deliveries.iter().map(|(i, _)| *i).collect();
+        let request = DeliverRequest { user, deliveries: deliveries.into_iter().map(|(_, d)| d).collect() };
+        (indexes, deliver(env, &request).await)
+    });
+    let mut fresh = vec![false; slots.len()];
+    let mut failed: Vec<Option<String>> = vec![None; slots.len()];
+    for (indexes, outcome) in join_all(calls).await {
+        match outcome {
+            Ok(resp) => indexes.into_iter().zip(resp.fresh).for_each(|(i, f)| fresh[i] |= f),
+            Err(e) => indexes.into_iter().for_each(|i| failed[i] = Some(e.to_string())),
+        }
+    }
+    Ok(slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, slot)| match slot {
+            Slot::Done(v) => v,
+            Slot::Pending(id) => match failed[i].take() {
+                Some(e) => Verdict::rejected(
+                    Some(id),
+                    Rejection::new("storage_unavailable", format!("events[{i}]"), format!("could not store it ({e}); retry the event")),
+                ),
+                None if fresh[i] => Verdict::Accepted { id },
+                None => Verdict::Duplicate { id },
+            },
+        })
+        .collect())
+}
+
+/// Decides what one event becomes: a verdict now, or deliveries queued per user.
+fn plan_event(rules: &RuleSet, event: Event, index: usize, now: i64, per_user: &mut BTreeMap<String, Vec<(usize, Delivery)>>) -> Slot {
+    if !rules.matches_any(&event.kind) {
+        return Slot::Done(Verdict::rejected(
+            Some(event.id.clone()),
+            Rejection::new(
+                "unknown_type",
+                format!("events[{index}].type"),
+                format!("no rule handles events of type `{}`; add a rule or fix the type", event.kind),
+            ),
+        ));
+    }
+    let applied = rules.apply(&event, now);
+    let mut routed = false;
+    for outcome in applied.outcomes {
+        if let Audience::User(user) = &outcome.audience {
+            per_user.entry(user.clone()).or_default().push((index, Delivery::from_outcome(&event, outcome)));
+            routed = true;
+        }
+    }
+    let failure = applied.errors.into_iter().next();
+    match (routed, failure) {
+        (true, _) => Slot::Pending(event.id),
+        (false, Some(e)) => Slot::Done(Verdict::rejected(
+            Some(event.id),
+            Rejection::new("render_failed", format!("events[{index}]"), e.to_string()),
+        )),
+        (false, None) => Slot::Done(Verdict::Accepted { id: event.id }),
+    }
+}
+
+async fn deliver(env: &Env, request: &DeliverRequest) -> Result<DeliverResponse> {
+    let stub = inbox_stub(env, &request.user)?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Post)
+        .with_body(Some(serde_json::to_string(request)?.into()));
+    let req = Request::new_with_init("https://inbox/deliver", &init)?;
+    let mut resp = stub.fetch_with_request(req).await?;
+    if resp.status_code() != 200 {
+        return Err(worker::Error::RustError(format!("inbox answered {}: {}", resp.status_code(), resp.text().await.unwrap_or_default())));
+    }
+    resp.json().await
+}

@@ -1,0 +1,142 @@
+//! The Inbox's SQLite tables, and the only code that reads or writes them.
+//!
+//! Rows mirror core's [`InboxLog`]: `items` (one JSON notification per seq),
+//! `changes` (versioned read-state changes), `seen` (event ids for
+//! de-duplication) and `meta` (head, trimmed_through, version, user, prefs,
+//! topics). All writes of one request happen without an `await` in between,
+//! so the Durable Object runtime commits them as one transaction.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tidings_core::log::{Appended, Change, InboxLog, LogConfig, LogMeta};
+use tidings_core::notification::Notification;
+use tidings_core::prefs::Preferences;
+use worker::{Result, SqlStorage, SqlStorageValue};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (version INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+";
+
+/// Creates the tables when they do not exist yet.
+pub fn migrate(sql: &SqlStorage) -> Result<()> {
+    for stmt in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        sql.exec(stmt, None)?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct KV {
+    v: String,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct Seen {
+    event_id: String,
+    at: f64,
+}
+
+/// Reads a JSON value from `meta`.
+pub fn get_meta<T: DeserializeOwned>(sql: &SqlStorage, key: &str) -> Result<Option<T>> {
+    let rows: Vec<KV> = sql.exec("SELECT v FROM meta WHERE k = ?", vec![key.into()])?.to_array()?;
+    match rows.into_iter().next() {
+        Some(row) => Ok(Some(serde_json::from_str(&row.v)?)),
+        None => Ok(None),
+    }
+}
+
+/// Writes a JSON value to `meta`.
+pub fn put_meta<T: Serialize>(sql: &SqlStorage, key: &str, value: &T) -> Result<()> {
+    sql.exec(
+        "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+        vec![key.into(), serde_json::to_string(value)?.into()],
+    )?;
+    Ok(())
+}
+
+/// Everything an Inbox keeps, loaded at wake-up.
+pub struct Loaded {
+    /// The log.
+    pub log: InboxLog,
+    /// The shopper's preferences.
+    pub prefs: Preferences,
+    /// Topics the shopper watches.
+    pub topics: Vec<String>,
+}
+
+/// Loads the whole inbox state.
+pub fn load(sql: &SqlStorage, config: LogConfig) -> Result<Loaded> {
+    let meta: LogMeta = get_meta(sql, "log")?.unwrap_or_default();
+    let items: Vec<Body> = sql.exec("SELECT body FROM items ORDER BY seq", None)?.to_array()?;
+    let items = items
+        .into_iter()
+        .filter_map(|b| serde_json::from_str::<Notification>(&b.body).ok())
+        .collect::<Vec<_>>();
+    let changes: Vec<Body> = sql.exec("SELECT body FROM changes ORDER BY version", None)?.to_array()?;
+    let changes = changes.into_iter().filter_map(|b| serde_json::from_str::<Change>(&b.body).ok());
+    let seen: Vec<Seen> = sql.exec("SELECT event_id, at FROM seen", None)?.to_array()?;
+    let seen = seen.into_iter().map(|s| (s.event_id, s.at as i64));
+    Ok(Loaded {
+        log: InboxLog::restore(config, meta, items, changes, seen),
+        prefs: get_meta(sql, "prefs")?.unwrap_or_default(),
+        topics: get_meta(sql, "topics")?.unwrap_or_default(),
+    })
+}
+
+/// Persists an append: the new row, the superseded and evicted ones removed, the meta.
+pub fn write_appended(sql: &SqlStorage, appended: &Appended, meta: &LogMeta) -> Result<()> {
+    let n = &appended.notification;
+    sql.exec(
+        "INSERT INTO items (seq, id, body) VALUES (?, ?, ?)",
+        vec![seq_value(n.seq)?, n.id.as_str().into(), serde_json::to_string(n)?.into()],
+    )?;
+    for seq in appended.superseded.iter().chain(appended.evicted.iter()) {
+        sql.exec("DELETE FROM items WHERE seq = ?", vec![seq_value(*seq)?])?;
+    }
+    put_meta(sql, "log", meta)
+}
+
+/// Persists a read-state change and the rows it touched.
+pub fn write_change(sql: &SqlStorage, log: &InboxLog, change: &Change, history: usize) -> Result<()> {
+    for id in &change.ids {
+        if let Some(n) = log.get(id) {
+            sql.exec("UPDATE items SET body = ? WHERE seq = ?", vec![serde_json::to_string(n)?.into(), seq_value(n.seq)?])?;
+        }
+    }
+    sql.exec(
+        "INSERT INTO changes (version, body) VALUES (?, ?)",
+        vec![seq_value(change.version)?, serde_json::to_string(change)?.into()],
+    )?;
+    let floor = change.version.saturating_sub(history as u64);
+    sql.exec("DELETE FROM changes WHERE version <= ?", vec![seq_value(floor)?])?;
+    put_meta(sql, "log", &log.meta())
+}
+
+/// Remembers an event id for de-duplication.
+pub fn write_seen(sql: &SqlStorage, event_id: &str, at: i64) -> Result<()> {
+    sql.exec(
+        "INSERT INTO seen (event_id, at) VALUES (?, ?) ON CONFLICT(event_id) DO UPDATE SET at = excluded.at",
+        vec![event_id.into(), (at as f64).into()],
+    )?;
+    Ok(())
+}
+
+/// Forgets event ids no longer inside the de-duplication window.
+pub fn forget_seen(sql: &SqlStorage, ids: &[String]) -> Result<()> {
+    for id in ids {
+        sql.exec("DELETE FROM seen WHERE event_id = ?", vec![id.as_str().into()])?;
+    }
+    Ok(())
+}
+
+fn seq_value(seq: u64) -> Result<SqlStorageValue> {
+    SqlStorageValue::try_from_i64(i64::try_from(seq).map_err(|_| worker::Error::RustError("seq overflow".into()))?)
+}
