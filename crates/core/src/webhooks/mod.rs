@@ -54,7 +54,8 @@
 //! *Order fields* are `order_id`, `order_number` (display form, `#1001`),
 //! `total`, `currency`, `item_count` (number), `first_item` (title),
 //! `items` (up to 10 × `{title, quantity, sku}`), `first_name` (the shopper's)
-//! and `url` (the shopper's order status page), when the payload has them.
+//! `url` (the shopper's order status page) and, for WooCommerce, `status`
+//! (and `payment_method` on `payment.failed`), when the payload has them.
 //! *Tracking fields* are `fulfillment_id`, `tracking_number`, `carrier`,
 //! `tracking_url`, `shipment_status`.
 //!
@@ -479,6 +480,16 @@ pub(crate) fn make_id(platform: &str, parts: &[&str]) -> String {
     }
 }
 
+/// `<base>:<suffix>` for the second and later events of one delivery, hashed when too long.
+pub(crate) fn suffixed(platform: &str, base: &str, suffix: &str) -> String {
+    let id = format!("{base}:{suffix}");
+    if id.chars().count() <= 120 {
+        id
+    } else {
+        make_id(platform, &[&id])
+    }
+}
+
 /// `data` under construction: absent values are simply left out.
 #[derive(Default, Clone)]
 pub(crate) struct Data(Map<String, Value>);
@@ -667,6 +678,11 @@ impl Amount {
         }
     }
 
+    /// `true` when both are the same amount (`8.0` and `8.00`).
+    pub(crate) fn same(self, other: Amount) -> bool {
+        self.aligned(other).is_some_and(|(a, b, _)| a == b)
+    }
+
     /// `true` when above zero.
     pub(crate) fn is_positive(self) -> bool {
         self.units > 0
@@ -762,6 +778,9 @@ pub(crate) mod tests {
         assert!(!Amount::parse("2000.00")
             .unwrap()
             .lt(Amount::parse("2000").unwrap()));
+        assert!(Amount::parse("8.0")
+            .unwrap()
+            .same(Amount::parse("8.00").unwrap()));
         assert_eq!(Amount::parse("-10.00").unwrap().abs().to_string(), "10.00");
         assert_eq!(Amount::from_minor(5, 2).to_string(), "0.05");
         assert_eq!(Amount::from_minor(-1500, 2).to_string(), "-15.00");
@@ -800,6 +819,9 @@ pub(crate) mod tests {
         assert_eq!(make_id("shopify", &["abc"]), "shopify:abc");
         let long = make_id("shopify", &[&"x".repeat(300)]);
         assert!(long.starts_with("shopify:h:") && long.len() == "shopify:h:".len() + 32);
+        let base = make_id("shopify", &[&"y".repeat(110)]);
+        assert_eq!(suffixed("shopify", "shopify:w1", "7"), "shopify:w1:7");
+        assert!(suffixed("shopify", &base, &"9".repeat(30)).starts_with("shopify:h:"));
     }
 
     #[test]
@@ -929,6 +951,7 @@ mod props {
             any::<i64>().prop_map(Value::from),
             (-1e20f64..1e20).prop_map(Value::from),
             "[a-z0-9_./# -]{0,12}".prop_map(Value::String),
+            "[a-z0-9]{100,140}".prop_map(Value::String),
             prop::sample::select(
                 &[
                     "0",

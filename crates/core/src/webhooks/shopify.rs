@@ -589,7 +589,7 @@ fn product(d: &Delivery<'_>, body: &Value, cx: &mut Cx<'_>) -> Result<Vec<Event>
             .str("image_url", image.clone());
         let at = time_at(v, &["updated_at"]).unwrap_or(occurred);
         events.push(event(
-            format!("{base}:{vid}"),
+            super::suffixed("shopify", &base, &vid),
             "product.price_dropped",
             at,
             None,

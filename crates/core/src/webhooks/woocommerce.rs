@@ -10,9 +10,9 @@
 use serde_json::Value;
 
 use super::{
-    display_number, field, id_at, int_at, make_id, put_items, reject, require_id, text_at, time_at,
-    Amount, Cx, Data, Item, Platform, MISSING_FIELD, NOT_AN_EVENT, NOT_NOTIFIABLE, NO_RECIPIENT,
-    UNSUPPORTED_TOPIC,
+    display_number, field, id_at, int_at, make_id, put_items, reject, require_id, suffixed,
+    text_at, time_at, Amount, Cx, Data, Item, Platform, MISSING_FIELD, NOT_AN_EVENT,
+    NOT_NOTIFIABLE, NO_RECIPIENT, UNSUPPORTED_TOPIC,
 };
 use crate::event::Event;
 use crate::ingest::Rejection;
@@ -82,28 +82,31 @@ fn unescape(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let decoded = rest.get(1..12).and_then(|w| w.find(';')).and_then(|end| {
-            let name = rest.get(1..1 + end)?;
-            let c = match name {
-                "amp" => '&',
-                "lt" => '<',
-                "gt" => '>',
-                "quot" => '"',
-                "apos" => '\'',
-                "nbsp" => ' ',
-                "ndash" => '\u{2013}',
-                "mdash" => '\u{2014}',
-                "hellip" => '\u{2026}',
-                n => {
-                    let code = match n.strip_prefix("#x").or_else(|| n.strip_prefix("#X")) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => n.strip_prefix('#')?.parse().ok()?,
-                    };
-                    char::from_u32(code)?
-                }
-            };
-            Some((c, end + 2))
-        });
+        let decoded = rest[1..]
+            .find(';')
+            .filter(|end| *end <= 10)
+            .and_then(|end| {
+                let name = rest.get(1..1 + end)?;
+                let c = match name {
+                    "amp" => '&',
+                    "lt" => '<',
+                    "gt" => '>',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    "nbsp" => ' ',
+                    "ndash" => '\u{2013}',
+                    "mdash" => '\u{2014}',
+                    "hellip" => '\u{2026}',
+                    n => {
+                        let code = match n.strip_prefix("#x").or_else(|| n.strip_prefix("#X")) {
+                            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                            None => n.strip_prefix('#')?.parse().ok()?,
+                        };
+                        char::from_u32(code)?
+                    }
+                };
+                Some((c, end + 2))
+            });
         match decoded {
             Some((c, len)) => {
                 out.push(c);
@@ -366,7 +369,7 @@ fn build(
         let id = if events.is_empty() {
             base_id
         } else {
-            format!("{base_id}:refund")
+            suffixed("woocommerce", &base_id, "refund")
         };
         events.push(event(id, "order.refunded", occurred, Some(user), data_r));
     }
@@ -388,7 +391,7 @@ fn product(d: &Delivery<'_>, body: &Value, cx: &mut Cx<'_>) -> Result<Vec<Event>
         (Some(o), Some(n)) if n.lt(o) => Some((o, n)),
         // Never seen before but visibly on sale: a drop from the regular price.
         (None, Some(n)) => match (regular, sale) {
-            (Some(r), Some(s)) if s == n && n.lt(r) => Some((r, n)),
+            (Some(r), Some(s)) if s.same(n) && n.lt(r) => Some((r, n)),
             _ => None,
         },
         _ => None,
@@ -438,7 +441,7 @@ fn product(d: &Delivery<'_>, body: &Value, cx: &mut Cx<'_>) -> Result<Vec<Event>
             .str("new_price", Some(n.to_string()))
             .str("regular_price", regular.map(|r| r.to_string()));
         events.push(event(
-            format!("{base_id}:price"),
+            suffixed("woocommerce", &base_id, "price"),
             "product.price_dropped",
             occurred,
             None,
@@ -449,7 +452,7 @@ fn product(d: &Delivery<'_>, body: &Value, cx: &mut Cx<'_>) -> Result<Vec<Event>
         let mut data_s = data.clone();
         data_s.str("stock_status", stock);
         events.push(event(
-            format!("{base_id}:stock"),
+            suffixed("woocommerce", &base_id, "stock"),
             "inventory.restocked",
             occurred,
             None,
@@ -870,6 +873,16 @@ mod tests {
             "A & B \u{2013} $5 A &bogus; & x"
         );
         assert_eq!(unescape("&"), "&");
+        assert_eq!(unescape("Tom &amp; Jerry &ndash;"), "Tom & Jerry \u{2013}");
+        assert_eq!(
+            unescape("x&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9};"),
+            "x&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9};"
+        );
+        assert_eq!(unescape("Tom &amp; Jerry &ndash;"), "Tom & Jerry \u{2013}");
+        assert_eq!(
+            unescape("caf\u{e9}&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9};"),
+            "caf\u{e9}&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9};"
+        );
         assert_eq!(unescape("&#99999999;"), "&#99999999;");
     }
 }
