@@ -650,6 +650,9 @@ impl Submission {
 }
 
 /// What [`Router::submit`] did with a submission.
+// A short-lived return value, never stored in bulk: boxing the notification
+// would cost an allocation per delivery for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
