@@ -796,7 +796,7 @@ fn check_link(link: &str) -> Result<(), &'static str> {
     if starts_https(link) {
         let host = link.get(8..).unwrap_or("");
         if host.is_empty() || host.starts_with('/') {
-            return Err("an https:// link needs a host");
+            return Err("needs a host after `https://`");
         }
         return Ok(());
     }

@@ -73,7 +73,7 @@ pub enum TemplateError {
         path: String,
     },
     /// The path starts with something events do not have.
-    #[error("`{path}` starts with unknown `{root}`; paths start with id, type, user_id, occurred_at or data.{hint}")]
+    #[error("`{path}` starts with unknown `{root}`; paths start with id, type, user_id, occurred_at or data.<field>{hint}")]
     UnknownRoot {
         /// The whole path, shortened.
         path: String,
