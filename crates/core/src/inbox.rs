@@ -1103,7 +1103,12 @@ mod tests {
             (Category::Order, Priority::Low, ReadState::Unread, None),
             (Category::Payment, Priority::Urgent, ReadState::Read, None),
             (Category::Promo, Priority::High, ReadState::Archived, None),
-            (Category::Order, Priority::High, ReadState::Unread, Some(100)),
+            (
+                Category::Order,
+                Priority::High,
+                ReadState::Unread,
+                Some(100),
+            ),
             (Category::Order, Priority::Normal, ReadState::Read, Some(50)),
         ]
         .into_iter()
@@ -1123,7 +1128,10 @@ mod tests {
             (ids(&page), page.total_matching)
         };
         let (got, total) = run(Query::default(), 60);
-        assert_eq!((got, total), (vec!["n3".into(), "n1".into(), "n0".into()], 3));
+        assert_eq!(
+            (got, total),
+            (vec!["n3".into(), "n1".into(), "n0".into()], 3)
+        );
         let (got, _) = run(Query::default(), 10);
         assert_eq!(got, vec!["n4", "n3", "n1", "n0"]);
         let (got, _) = run(
@@ -1256,7 +1264,10 @@ mod tests {
         assert_eq!(changed, vec!["n0", "n1"]);
         assert!(inbox.apply_change(["n0"], ReadState::Read).is_empty());
         assert_eq!(
-            (inbox.unread_in(Category::Order), inbox.unread_in(Category::Payment)),
+            (
+                inbox.unread_in(Category::Order),
+                inbox.unread_in(Category::Payment)
+            ),
             (1, 1)
         );
         inbox.apply_change(["n1"], ReadState::Unread);
@@ -1342,8 +1353,19 @@ mod tests {
         let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         assert_eq!(Cursor::parse("a+b/"), Err(CursorError::NotBase64));
         assert_eq!(Cursor::parse(&"A".repeat(5000)), Err(CursorError::TooLong));
-        for bad in ["", "2|1|1||1|x", "1|x|1||1|x", "1|1|9||1|x", "1|1|1|z|1|x", "1|1|1||1"] {
-            assert_eq!(Cursor::parse(&enc(bad)), Err(CursorError::Malformed), "{bad}");
+        for bad in [
+            "",
+            "2|1|1||1|x",
+            "1|x|1||1|x",
+            "1|1|9||1|x",
+            "1|1|1|z|1|x",
+            "1|1|1||1",
+        ] {
+            assert_eq!(
+                Cursor::parse(&enc(bad)),
+                Err(CursorError::Malformed),
+                "{bad}"
+            );
         }
     }
 
@@ -1384,8 +1406,12 @@ mod props {
             .prop_map(|(id, seq, created, cat, prio, state, exp, word)| {
                 let mut n = note(&format!("n{id}"), seq, created);
                 n.category = Category::ALL[cat];
-                n.priority = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent]
-                    [prio as usize];
+                n.priority = [
+                    Priority::Low,
+                    Priority::Normal,
+                    Priority::High,
+                    Priority::Urgent,
+                ][prio as usize];
                 n.state = [ReadState::Unread, ReadState::Read, ReadState::Archived][state as usize];
                 n.expires_at = exp;
                 n.body.en = format!("{word} {id}");
@@ -1398,12 +1424,15 @@ mod props {
             prop::collection::vec(0usize..8, 0..3),
             0u8..5,
             prop::option::of(0u8..4),
-            prop::option::of(prop::sample::select(vec!["cafe", "发货", "order", "SS", "x", ""])),
+            prop::option::of(prop::sample::select(vec![
+                "cafe", "发货", "order", "SS", "x", "",
+            ])),
             0u8..3,
             1usize..9,
         )
             .prop_map(|(cats, state, prio, text, sort, limit)| {
-                let mut categories: Vec<Category> = cats.into_iter().map(|c| Category::ALL[c]).collect();
+                let mut categories: Vec<Category> =
+                    cats.into_iter().map(|c| Category::ALL[c]).collect();
                 categories.dedup();
                 Query {
                     categories,
@@ -1415,8 +1444,12 @@ mod props {
                         StateFilter::All,
                     ][state as usize],
                     min_priority: prio.map(|p| {
-                        [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent]
-                            [p as usize]
+                        [
+                            Priority::Low,
+                            Priority::Normal,
+                            Priority::High,
+                            Priority::Urgent,
+                        ][p as usize]
                     }),
                     text: text.map(str::to_owned),
                     sort: [Sort::Newest, Sort::Priority, Sort::ExpiringSoon][sort as usize],
@@ -1549,7 +1582,12 @@ mod props {
     #[test]
     #[ignore]
     fn bench_50k() {
-        let words = ["Your order has shipped", "Payment failed", "Back in stock", "Price drop on Café crème"];
+        let words = [
+            "Your order has shipped",
+            "Payment failed",
+            "Back in stock",
+            "Price drop on Café crème",
+        ];
         let inbox: Inbox = (0..50_000u64)
             .map(|i| {
                 let mut n = note(&format!("n{i}"), i + 1, (i * 7919 % 100_000) as Millis);
@@ -1557,7 +1595,12 @@ mod props {
                 n.title.zh = "您的订单已发货".into();
                 n.body.en = "Carrier UPS, tracking 1Z999AA10123456784".into();
                 n.category = Category::ALL[(i % 8) as usize];
-                n.priority = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent][(i % 4) as usize];
+                n.priority = [
+                    Priority::Low,
+                    Priority::Normal,
+                    Priority::High,
+                    Priority::Urgent,
+                ][(i % 4) as usize];
                 n.expires_at = (i % 3 == 0).then_some(200_000 + i as Millis);
                 n
             })
@@ -1565,11 +1608,42 @@ mod props {
         let items: Vec<Notification> = inbox.iter().cloned().collect();
         for (name, q) in [
             ("all newest", Query::default()),
-            ("priority", Query { sort: Sort::Priority, ..Query::default() }),
-            ("expiring", Query { sort: Sort::ExpiringSoon, ..Query::default() }),
-            ("text cafe", Query { text: Some("cafe".into()), ..Query::default() }),
-            ("text 发货 unread", Query { text: Some("发货".into()), state: StateFilter::Unread, ..Query::default() }),
-            ("category", Query { categories: vec![Category::Order], ..Query::default() }),
+            (
+                "priority",
+                Query {
+                    sort: Sort::Priority,
+                    ..Query::default()
+                },
+            ),
+            (
+                "expiring",
+                Query {
+                    sort: Sort::ExpiringSoon,
+                    ..Query::default()
+                },
+            ),
+            (
+                "text cafe",
+                Query {
+                    text: Some("cafe".into()),
+                    ..Query::default()
+                },
+            ),
+            (
+                "text 发货 unread",
+                Query {
+                    text: Some("发货".into()),
+                    state: StateFilter::Unread,
+                    ..Query::default()
+                },
+            ),
+            (
+                "category",
+                Query {
+                    categories: vec![Category::Order],
+                    ..Query::default()
+                },
+            ),
         ] {
             let t = std::time::Instant::now();
             let page = inbox.query(&q, 0);
@@ -1578,7 +1652,10 @@ mod props {
             let slice = query_items(&items, &q, 0);
             let slice_ms = t.elapsed().as_secs_f64() * 1e3;
             assert_eq!(page.total_matching, slice.total_matching);
-            println!("{name}: inbox {inbox_ms:.2} ms, slice {slice_ms:.2} ms, {} matching", page.total_matching);
+            println!(
+                "{name}: inbox {inbox_ms:.2} ms, slice {slice_ms:.2} ms, {} matching",
+                page.total_matching
+            );
         }
     }
 }

@@ -301,17 +301,11 @@ impl<K: Ord + Clone> Counters<K> {
             return true;
         }
         if self.counters.len() < self.max_keys {
-            self.counters
-                .entry(key.to_owned())
-                .or_default()
-                .add(n, now);
+            self.counters.entry(key.to_owned()).or_default().add(n, now);
             return true;
         }
         if let Some(other) = &self.overflow {
-            self.counters
-                .entry(other.clone())
-                .or_default()
-                .add(n, now);
+            self.counters.entry(other.clone()).or_default().add(n, now);
         }
         false
     }
@@ -559,10 +553,7 @@ impl WindowedLatency {
     pub fn record(&mut self, latency_ms: f64, now: Millis) {
         let minute = now.div_euclid(MINUTE);
         let len = MINUTE_BUCKETS as i64;
-        if self
-            .head
-            .is_some_and(|h| h.saturating_sub(minute) >= len)
-        {
+        if self.head.is_some_and(|h| h.saturating_sub(minute) >= len) {
             return;
         }
         self.head = Some(self.head.map_or(minute, |h| h.max(minute)));
@@ -712,7 +703,10 @@ impl Stats {
             c.iter()
                 .map(|(k, c)| {
                     let counts = c.series(Resolution::Minute, now);
-                    (k.clone(), counts.into_iter().map(|(_, n)| n).collect::<Vec<_>>())
+                    (
+                        k.clone(),
+                        counts.into_iter().map(|(_, n)| n).collect::<Vec<_>>(),
+                    )
                 })
                 .filter(|(_, counts)| counts.iter().any(|n| *n > 0))
                 .collect()
@@ -857,23 +851,43 @@ fn prom_header(out: &mut String, name: &str, kind: &str, help: &str) {
 pub fn prometheus_text(s: &Snapshot) -> String {
     let mut out = String::new();
     let name = "tidings_events_total";
-    prom_header(&mut out, name, "counter", "Events accepted at ingest, by type.");
+    prom_header(
+        &mut out,
+        name,
+        "counter",
+        "Events accepted at ingest, by type.",
+    );
     for (kind, n) in &s.totals.events {
         let _ = writeln!(out, "{name}{{type=\"{}\"}} {n}", prom_label(kind));
     }
     let name = "tidings_notifications_total";
-    prom_header(&mut out, name, "counter", "Notifications created, by category.");
+    prom_header(
+        &mut out,
+        name,
+        "counter",
+        "Notifications created, by category.",
+    );
     for c in Category::ALL {
         let n = s.totals.notifications.get(&c).copied().unwrap_or(0);
         let _ = writeln!(out, "{name}{{category=\"{}\"}} {n}", c.as_str());
     }
     let name = "tidings_rejections_total";
-    prom_header(&mut out, name, "counter", "Ingest items rejected, by machine code.");
+    prom_header(
+        &mut out,
+        name,
+        "counter",
+        "Ingest items rejected, by machine code.",
+    );
     for (code, n) in &s.totals.rejections {
         let _ = writeln!(out, "{name}{{code=\"{}\"}} {n}", prom_label(code));
     }
     let name = "tidings_deliveries_total";
-    prom_header(&mut out, name, "counter", "Notification frames sent to connected sockets.");
+    prom_header(
+        &mut out,
+        name,
+        "counter",
+        "Notification frames sent to connected sockets.",
+    );
     let _ = writeln!(out, "{name} {}", s.totals.deliveries);
     let name = "tidings_sockets_connected";
     prom_header(&mut out, name, "gauge", "WebSocket connections open now.");
@@ -926,7 +940,7 @@ mod tests {
             let got = s.quantile(q).unwrap();
             let err = (got - want).abs() / want.max(1e-9);
             assert!(
-                err <= 0.02 && err <= RELATIVE_ERROR + 1e-9,
+                err <= RELATIVE_ERROR + 1e-9 && RELATIVE_ERROR < 0.02,
                 "q={q}: got {got}, want {want}"
             );
         }
@@ -936,7 +950,9 @@ mod tests {
     fn lcg(seed: u64) -> impl Iterator<Item = f64> {
         let mut x = seed;
         std::iter::from_fn(move || {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             Some((x >> 11) as f64 / (1u64 << 53) as f64)
         })
     }
@@ -960,7 +976,10 @@ mod tests {
         // ...and recording into its slot starts it afresh.
         c.record(later + 100);
         assert_eq!(c.count(SECOND, later + 100), 1);
-        assert_eq!(c.series(Resolution::Second, later + 100)[SECOND_BUCKETS - 1], (later, 1));
+        assert_eq!(
+            c.series(Resolution::Second, later + 100)[SECOND_BUCKETS - 1],
+            (later, 1)
+        );
         assert_eq!(c.total(), 4);
         // Minutes still hold everything of the first minute.
         assert_eq!(c.count(HOUR_FOR_TESTS, later + 100), 4);
@@ -984,7 +1003,10 @@ mod tests {
         assert_eq!(c.total(), (0..90).sum::<u64>());
         // A long silence empties every bucket.
         let quiet = now + 2 * HOUR_FOR_TESTS;
-        assert!(c.series(Resolution::Minute, quiet).iter().all(|(_, n)| *n == 0));
+        assert!(c
+            .series(Resolution::Minute, quiet)
+            .iter()
+            .all(|(_, n)| *n == 0));
         c.record(quiet);
         assert_eq!(c.count(60 * MINUTE, quiet), 1);
     }
@@ -994,7 +1016,10 @@ mod tests {
         let mut c = Counter::new();
         c.record(10 * SECOND);
         c.record(3 * SECOND); // slightly late: still in the window
-        assert_eq!(c.series(Resolution::Second, 10 * SECOND)[SECOND_BUCKETS - 8].1, 1);
+        assert_eq!(
+            c.series(Resolution::Second, 10 * SECOND)[SECOND_BUCKETS - 8].1,
+            1
+        );
         c.record(20 * MINUTE);
         c.record(SECOND); // older than 15 minutes before the head: seconds drop it
         assert_eq!(c.count(15 * MINUTE, 20 * MINUTE), 1);
@@ -1042,7 +1067,10 @@ mod tests {
             assert!(i < BUCKETS, "{v}");
             if v <= MAX_US {
                 let mid = bucket_value(i);
-                assert!((mid - v as f64).abs() <= v as f64 * RELATIVE_ERROR + 0.5, "{v}: {mid}");
+                assert!(
+                    (mid - v as f64).abs() <= v as f64 * RELATIVE_ERROR + 0.5,
+                    "{v}: {mid}"
+                );
             }
         }
         assert_eq!(bucket_of(MAX_US), BUCKETS - 1);
@@ -1062,7 +1090,13 @@ mod tests {
         let bi: Vec<u64> = lcg(9)
             .take(10_000)
             .enumerate()
-            .map(|(i, u)| if i % 10 == 0 { 800_000 + (u * 50_000.0) as u64 } else { 3_000 + (u * 500.0) as u64 })
+            .map(|(i, u)| {
+                if i % 10 == 0 {
+                    800_000 + (u * 50_000.0) as u64
+                } else {
+                    3_000 + (u * 500.0) as u64
+                }
+            })
             .collect();
         check_quantiles(&bi);
         // Sub-millisecond and constant.
@@ -1176,11 +1210,17 @@ mod tests {
         for i in 0..MAX_LABELS + 20 {
             s.record_event(&format!("t{i}"), 0);
         }
-        assert!(s.events().iter().all(|(k, _)| k.chars().count() <= MAX_LABEL_CHARS));
+        assert!(s
+            .events()
+            .iter()
+            .all(|(k, _)| k.chars().count() <= MAX_LABEL_CHARS));
         assert_eq!(s.events().len(), MAX_LABELS + 1);
         assert_eq!(s.events().count(OTHER_LABEL, SECOND, 0), 21);
         s.record_rejection("é".repeat(100).as_str(), 0);
-        assert_eq!(s.rejections().iter().next().unwrap().0.chars().count(), MAX_LABEL_CHARS);
+        assert_eq!(
+            s.rejections().iter().next().unwrap().0.chars().count(),
+            MAX_LABEL_CHARS
+        );
     }
 
     #[test]
@@ -1208,7 +1248,10 @@ mod tests {
             "tidings_delivery_latency_seconds_sum 0.46",
             "tidings_delivery_latency_seconds_count 4",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
         // Every sample line belongs to a family declared just before it.
         let mut declared = Vec::new();
