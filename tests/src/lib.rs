@@ -84,21 +84,25 @@ impl Edge {
 
     async fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(90);
+        let mut last = String::new();
         while Instant::now() < deadline {
-            if let Ok(r) = self.http.get(self.url("/v1/health")).send().await {
-                if r.status() == 200 {
-                    return;
-                }
+            match self.http.get(self.url("/v1/health")).timeout(Duration::from_secs(5)).send().await {
+                Ok(r) if r.status() == 200 => return,
+                Ok(r) => last = format!("status {}", r.status()),
+                Err(e) => last = e.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("wrangler dev did not become healthy on port {} within 90 s (is the worker built? run `cargo xtask test`)", self.port);
+        panic!(
+            "wrangler dev did not become healthy on port {} within 90 s ({last}); is the worker built? run `cargo xtask test`",
+            self.port
+        );
     }
 
     /// Stops workerd (the persist folder stays).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(format!("-{}", child.id())).status();
+            let _ = Command::new("kill").args(["-TERM", "--"]).arg(format!("-{}", child.id())).status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -106,7 +110,7 @@ impl Edge {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", child.id())).status();
+            let _ = Command::new("kill").args(["-KILL", "--"]).arg(format!("-{}", child.id())).status();
             let _ = child.wait();
         }
     }

@@ -60,7 +60,7 @@ impl Group {
     pub(crate) fn stop_all(&self) {
         let mut children = self.children.lock().expect("lock");
         for (_, child) in children.iter() {
-            let _ = Command::new("kill").arg("-TERM").arg(format!("-{}", child.id())).status();
+            let _ = Command::new("kill").args(["-TERM", "--"]).arg(format!("-{}", child.id())).status();
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         for (name, child) in children.iter_mut() {
@@ -72,7 +72,7 @@ impl Group {
             }
             if let Ok(None) = child.try_wait() {
                 eprintln!("xtask: {name} did not stop in 5 s; killing it");
-                let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", child.id())).status();
+                let _ = Command::new("kill").args(["-KILL", "--"]).arg(format!("-{}", child.id())).status();
                 let _ = child.wait();
             }
         }

@@ -328,7 +328,7 @@ impl InboxLog {
                     .filter(|n| n.state == state)
                     .map(|n| n.id.clone())
                     .collect();
-                (!ids.is_empty()).then(|| Change {
+                (!ids.is_empty()).then_some(Change {
                     version: self.meta.version,
                     ids,
                     state,

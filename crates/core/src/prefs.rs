@@ -69,7 +69,7 @@ impl Preferences {
         if q.start_minute == q.end_minute {
             return None;
         }
-        let local = now + Millis::from(self.utc_offset_minutes) * MINUTE;
+        let local = now.saturating_add(Millis::from(self.utc_offset_minutes) * MINUTE);
         let day_start = local.div_euclid(DAY) * DAY;
         let minute = (local - day_start) / MINUTE;
         let (start, end) = (Millis::from(q.start_minute), Millis::from(q.end_minute));
