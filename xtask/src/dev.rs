@@ -90,8 +90,18 @@ fn start(o: &Options, group: &Group) -> Res {
         trunk
             .current_dir(&root)
             .args(["serve", "--address", "127.0.0.1", "--port", &o.port_web.to_string()])
-            .args(["--proxy-backend", &format!("http://127.0.0.1:{}/v1", o.port_edge), "--proxy-ws"])
             .env("PATH", tool_path());
+        if o.port_edge != 8787 {
+            // Trunk.toml proxies `/v1` to 8787: write a copy pointing at the chosen port.
+            let config = std::fs::read_to_string(root.join("Trunk.toml")).map_err(|e| format!("cannot read Trunk.toml: {e}"))?;
+            let custom = root.join(".tidings/Trunk.dev.toml");
+            let config = config
+                .replace("127.0.0.1:8787", &format!("127.0.0.1:{}", o.port_edge))
+                .replace("target = \"www/index.html\"", &format!("target = \"{}\"", root.join("www/index.html").display()))
+                .replace("dist = \"dist\"", &format!("dist = \"{}\"", root.join("dist").display()));
+            std::fs::write(&custom, config).map_err(|e| format!("cannot write {}: {e}", custom.display()))?;
+            trunk.arg("--config").arg(&custom);
+        }
         group.spawn("trunk serve", trunk)?;
         if wait_for_port(o.port_web, Duration::from_secs(900), group) {
             step(&format!("storefront ready: http://127.0.0.1:{}/", o.port_web));

@@ -1,0 +1,64 @@
+//! One notification in the panel. Its text is rendered as text, never as HTML.
+
+use leptos::prelude::*;
+use tidings_core::notification::{Notification, ReadState};
+
+use crate::center::Center;
+use crate::i18n::{self, Text};
+
+/// `true` for links the center may open: same-origin paths and https URLs.
+pub fn safe_link(link: &str) -> bool {
+    (link.starts_with('/') && !link.starts_with("//")) || link.starts_with("https://")
+}
+
+/// One item: icon, title, body, time, actions.
+#[component]
+pub fn Item(
+    /// The center's state.
+    center: Center,
+    /// The notification shown.
+    notification: Notification,
+) -> impl IntoView {
+    let locale = center.locale;
+    let id = notification.id.clone();
+    let state = notification.state;
+    let link = notification.link.clone().filter(|l| safe_link(l));
+    let title = notification.title.clone();
+    let body = notification.body.clone();
+    let category = notification.category;
+    let class = match state {
+        ReadState::Unread => "tidings-item unread",
+        ReadState::Read => "tidings-item",
+        ReadState::Archived => "tidings-item archived",
+    };
+    let (id_read, id_toggle, id_archive) = (id.clone(), id.clone(), id.clone());
+    let open_item = move |_| center.mark(vec![id_read.clone()], ReadState::Read);
+    view! {
+        <li class=class data-id=id.clone() data-seq=notification.seq.to_string()>
+            <span class="tidings-icon" aria-hidden="true">{i18n::icon(category)}</span>
+            <div class="tidings-text">
+                {match link {
+                    Some(href) => view! {
+                        <a class="tidings-title" href=href on:click=open_item>{move || title.get(locale.get()).to_owned()}</a>
+                    }.into_any(),
+                    None => view! {
+                        <span class="tidings-title">{move || title.get(locale.get()).to_owned()}</span>
+                    }.into_any(),
+                }}
+                <p class="tidings-body">{move || body.get(locale.get()).to_owned()}</p>
+                <span class="tidings-category">{move || i18n::category(locale.get(), category)}</span>
+            </div>
+            <div class="tidings-actions">
+                <button type="button" class="tidings-toggle" on:click=move |_| {
+                    let next = if state == ReadState::Unread { ReadState::Read } else { ReadState::Unread };
+                    center.mark(vec![id_toggle.clone()], next);
+                }>
+                    {move || i18n::t(locale.get(), if state == ReadState::Unread { Text::MarkRead } else { Text::MarkUnread })}
+                </button>
+                <button type="button" class="tidings-archive" on:click=move |_| center.mark(vec![id_archive.clone()], ReadState::Archived)>
+                    {move || i18n::t(locale.get(), Text::Archive)}
+                </button>
+            </div>
+        </li>
+    }
+}

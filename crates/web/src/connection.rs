@@ -1,0 +1,132 @@
+//! The WebSocket loop: connect with the token, say `hello {after}`, flush
+//! frames queued offline, apply frames, and reconnect with exponential
+//! backoff and jitter when the socket drops.
+
+use std::rc::Rc;
+
+use futures_util::{SinkExt, StreamExt};
+use leptos::prelude::*;
+use gloo_net::websocket::{futures::WebSocket, Message};
+use tidings_core::notification::Notification;
+use tidings_core::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+
+use crate::center::{Center, Status};
+use crate::store::Store;
+
+/// Delay before reconnect attempt `attempt` (0-based): 0.5 s doubling to 30 s, with ±50 % jitter.
+pub fn backoff_ms(attempt: u32, jitter: f64) -> u32 {
+    let base = 500f64 * 2f64.powi(attempt.min(6) as i32);
+    let capped = base.min(30_000.0);
+    (capped * (0.5 + jitter.clamp(0.0, 1.0))) as u32
+}
+
+/// Runs forever: keeps `center` connected to `ws_url`.
+pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
+    let mut attempt = 0u32;
+    loop {
+        center.status.set(Status::Reconnecting);
+        match WebSocket::open(&ws_url) {
+            Ok(ws) => {
+                let synced = session(center, ws, store.clone()).await;
+                if synced {
+                    attempt = 0;
+                }
+            }
+            Err(e) => leptos::logging::warn!("tidings: cannot open socket: {e:?}"),
+        }
+        center.set_sender(None);
+        center.status.set(if attempt >= 2 { Status::Offline } else { Status::Reconnecting });
+        let delay = backoff_ms(attempt, js_sys::Math::random());
+        attempt = attempt.saturating_add(1);
+        gloo_timers::future::TimeoutFuture::new(delay).await;
+    }
+}
+
+/// One connection; returns whether it got as far as `synced`.
+async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> bool {
+    let (mut sink, mut stream) = ws.split();
+    let after = center.last_seq();
+    let changes_after = match &store {
+        Some(s) => s.meta_u64("version").await.ok().flatten().unwrap_or(0),
+        None => 0,
+    };
+    let hello = ClientFrame::Hello { v: PROTOCOL_VERSION, after, changes_after }.encode();
+    if sink.send(Message::Text(hello)).await.is_err() {
+        return false;
+    }
+    let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
+    // Frames done offline go first, in order.
+    if let Some(store) = &store {
+        if let Ok(queued) = store.take_outbox().await {
+            for frame in queued {
+                let _ = tx.unbounded_send(frame);
+            }
+        }
+    }
+    center.set_sender(Some(tx));
+    leptos::task::spawn_local(async move {
+        while let Some(text) = rx.next().await {
+            if sink.send(Message::Text(text)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut synced = false;
+    let mut batch: Vec<Notification> = Vec::new();
+    while let Some(msg) = stream.next().await {
+        let Ok(Message::Text(text)) = msg else { break };
+        let frame = match ServerFrame::decode(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                leptos::logging::warn!("tidings: {e}");
+                continue;
+            }
+        };
+        let is_synced = matches!(frame, ServerFrame::Synced { .. });
+        let version = match &frame {
+            ServerFrame::Changed { version, .. } | ServerFrame::Welcome { version, .. } => Some(*version),
+            _ => None,
+        };
+        if let ServerFrame::Reset { .. } = frame {
+            if let Some(store) = &store {
+                let _ = store.clear().await;
+            }
+        }
+        batch.extend(center.on_frame(frame));
+        synced |= is_synced;
+        // During replay, write in batches; once live, write each frame at once.
+        if synced || batch.len() >= 200 {
+            persist(&store, std::mem::take(&mut batch), version).await;
+        }
+    }
+    persist(&store, batch, None).await;
+    synced
+}
+
+async fn persist(store: &Option<Rc<Store>>, items: Vec<Notification>, version: Option<u64>) {
+    let Some(store) = store else { return };
+    if !items.is_empty() {
+        if let Err(e) = store.put_all(&items).await {
+            leptos::logging::warn!("tidings: could not save notifications: {e}");
+        }
+        if let Some(max) = items.iter().map(|n| n.seq).max() {
+            let _ = store.set_meta_u64("last_seq", max).await;
+        }
+    }
+    if let Some(v) = version {
+        let _ = store.set_meta_u64("version", v).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff_ms(0, 0.5), 500);
+        assert_eq!(backoff_ms(1, 0.5), 1000);
+        assert_eq!(backoff_ms(20, 0.5), 30_000);
+        assert!(backoff_ms(3, 0.0) < backoff_ms(3, 1.0));
+    }
+}

@@ -1,0 +1,120 @@
+//! Starting a center: the demo storefront's boot, and `mount(element, options)`
+//! for any storefront page.
+//!
+//! Boot order matters for the shopper: history from IndexedDB is rendered
+//! first, then the socket connects and resumes after the last stored seq.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use tidings_core::notification::Locale;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::center::Center;
+use crate::components::NotificationCenter;
+use crate::store::Store;
+
+/// How to reach the edge and as whom.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Base URL of the edge (`""` for the same origin, e.g. behind Trunk's proxy).
+    pub edge_url: String,
+    /// Subscriber JWT minted by the store backend.
+    pub token: String,
+    /// UI language.
+    pub locale: Locale,
+}
+
+/// The WebSocket URL for `options`.
+pub fn socket_url(options: &Options) -> String {
+    let base = if options.edge_url.is_empty() {
+        let loc = web_sys::window().map(|w| w.location());
+        let proto = loc.as_ref().and_then(|l| l.protocol().ok()).unwrap_or_else(|| "http:".into());
+        let host = loc.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
+        format!("{}//{host}", if proto == "https:" { "wss:" } else { "ws:" })
+    } else {
+        options.edge_url.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1)
+    };
+    format!("{}/v1/connect?token={}", base.trim_end_matches('/'), js_sys::encode_uri_component(&options.token))
+}
+
+/// Mounts a center into `parent` and connects it. Returns the center's state.
+pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
+    let center = Center::new(options.locale);
+    let handle = leptos::mount::mount_to(parent, move || view! { <NotificationCenter center=center /> });
+    handle.forget();
+    let user = tidings_core::token::peek_subject(&options.token).unwrap_or_else(|| "anonymous".into());
+    leptos::task::spawn_local(async move {
+        let store = match Store::open(&format!("tidings-{user}")).await {
+            Ok(s) => Some(Rc::new(s)),
+            Err(e) => {
+                leptos::logging::warn!("tidings: history unavailable ({e}); continuing without it");
+                None
+            }
+        };
+        if let Some(store) = &store {
+            center.set_store(store.clone());
+            if let Ok(items) = store.all().await {
+                center.upsert(items);
+            }
+        }
+        crate::connection::run(center, socket_url(&options), store).await;
+    });
+    center
+}
+
+/// JavaScript entry point: `mount(element, {edgeUrl, token, locale})`.
+#[wasm_bindgen]
+pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
+    let get = |k: &str| js_sys::Reflect::get(&options, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
+    let token = get("token").ok_or_else(|| JsValue::from_str("mount: options.token (a subscriber JWT) is required"))?;
+    let locale = if get("locale").as_deref() == Some("zh") { Locale::Zh } else { Locale::En };
+    start(element, Options { edge_url: get("edgeUrl").unwrap_or_default(), token, locale });
+    Ok(())
+}
+
+fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+}
+
+/// The demo storefront: token from `?token=`, or a dev token for `?user=` (default `alice`).
+pub fn boot_demo() {
+    // Leptos' executor starts with the first mount, so the boot itself runs on wasm-bindgen's.
+    wasm_bindgen_futures::spawn_local(async move {
+        let token = match query_param("token") {
+            Some(t) => t,
+            None => {
+                let user = query_param("user").unwrap_or_else(|| "alice".into());
+                match dev_token(&user).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        leptos::logging::error!("tidings: no ?token= and no dev token: {e}");
+                        return;
+                    }
+                }
+            }
+        };
+        let locale = if query_param("lang").as_deref() == Some("zh") { Locale::Zh } else { Locale::En };
+        let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("tidings-root"))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            leptos::logging::error!("tidings: the page has no #tidings-root element");
+            return;
+        };
+        start(root, Options { edge_url: String::new(), token, locale });
+    });
+}
+
+async fn dev_token(user: &str) -> Result<String, String> {
+    let url = format!("/v1/dev/token?user={}", js_sys::encode_uri_component(user));
+    let resp = gloo_net::http::Request::get(&url).send().await.map_err(|e| e.to_string())?;
+    if !resp.ok() {
+        return Err(format!("GET {url} answered {} (dev tokens need TIDINGS_DEV_TOKENS=1)", resp.status()));
+    }
+    let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+    body["token"].as_str().map(str::to_owned).ok_or_else(|| "no token in the answer".into())
+}

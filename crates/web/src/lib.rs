@@ -1,0 +1,22 @@
+//! # tidings-web
+//!
+//! The shopper's notification center, a Leptos CSR app and a thin shell over
+//! `tidings-core`: the protocol, the notification model and the inbox query
+//! all come from core; this crate moves bytes between them and the browser
+//! (WebSocket, IndexedDB, the DOM).
+//!
+//! # Layout
+//! - [`center`]: the reactive state of one center (items, status, panel) and how frames change it.
+//! - [`connection`]: the WebSocket loop: connect, `hello {after}`, reconnect with backoff.
+//! - [`store`]: IndexedDB history, so a reload renders before the network answers.
+//! - [`components`]: the bell, the panel and one item.
+//! - [`i18n`]: every UI string in English and Chinese.
+//! - [`embed`]: `mount(element, options)` for any storefront page, and the demo boot.
+#![warn(missing_docs)]
+
+pub mod center;
+pub mod components;
+pub mod connection;
+pub mod embed;
+pub mod i18n;
+pub mod store;
