@@ -13,8 +13,9 @@ use tidings_core::event::Event;
 use tidings_core::log::{Change, InboxLog, LogConfig, Replay};
 use tidings_core::notification::Notification;
 use tidings_core::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use tidings_core::route::Throttle;
-use tidings_core::rules::Outcome;
+use tidings_core::inbox::{query_items, Query};
+use tidings_core::route::{Outcome as Routed, Submission};
+use tidings_core::rules::Outcome as RuleOutcome;
 use tidings_core::time::Millis;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
@@ -33,33 +34,24 @@ const REPLAY_PAGE: usize = 200;
 pub struct Delivery {
     /// The event it came from (for de-duplication).
     pub event_id: String,
-    /// What to show, when the rule renders something.
+    /// When the event happened (cancellations only remove items created before it).
+    pub occurred_at: Millis,
+    /// What to show and when, when the rule renders something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification: Option<Notification>,
-    /// Hold it until then.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deliver_at: Option<Millis>,
-    /// Key under which a held item can be cancelled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_key: Option<String>,
+    pub submission: Option<Submission>,
     /// Keys of held items this event cancels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cancels: Vec<String>,
-    /// The rule's throttle, if any, and its key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub throttle: Option<(String, Throttle)>,
 }
 
 impl Delivery {
     /// Builds a delivery from a rule outcome.
-    pub fn from_outcome(event: &Event, outcome: Outcome) -> Self {
+    pub fn from_outcome(event: &Event, outcome: &RuleOutcome) -> Self {
         Delivery {
             event_id: event.id.clone(),
-            notification: outcome.notification,
-            deliver_at: outcome.deliver_at,
-            cancel_key: outcome.cancel_key,
-            cancels: outcome.cancels,
-            throttle: outcome.throttle.map(|t| (outcome.rule.clone(), t)),
+            occurred_at: event.occurred_at,
+            submission: outcome.submission(),
+            cancels: outcome.cancels.clone(),
         }
     }
 }
@@ -91,7 +83,6 @@ struct SocketState {
 #[durable_object]
 pub struct Inbox {
     state: State,
-    #[allow(dead_code)]
     env: Env,
     loaded: RefCell<Option<Loaded>>,
     config: LogConfig,
@@ -111,10 +102,12 @@ impl Inbox {
         f(slot.as_mut().expect("just loaded"))
     }
 
-    fn remember_user(&self, user: &str) -> Result<()> {
+    /// Records whose Inbox this is; the first time, joins `segment:all`.
+    async fn remember_user(&self, user: &str) -> Result<()> {
         let sql = self.sql();
         if store::get_meta::<String>(&sql, "user")?.is_none() {
             store::put_meta(&sql, "user", &user)?;
+            crate::topics::set_member(&self.env, "segment:all", user, true).await?;
         }
         Ok(())
     }
@@ -138,12 +131,32 @@ impl Inbox {
         }
     }
 
+    /// Appends to the log and persists it; returns the frame to send once stored.
+    fn append(&self, st: &mut Loaded, notification: Notification, now: Millis) -> Result<ServerFrame> {
+        let appended = st.log.append(notification, now);
+        store::write_appended(&self.sql(), &appended, &st.log.meta())?;
+        Ok(ServerFrame::Notify { notification: appended.notification })
+    }
+
+    /// Sets the alarm to the router's next wake-up (scheduled, deferred, digests).
+    async fn arm_alarm(&self) -> Result<()> {
+        let next = self.with_state(|st| Ok(st.router.next_wakeup()))?;
+        let storage = self.state.storage();
+        match next {
+            Some(at) => {
+                let delay = (at - now_ms()).max(1);
+                storage.set_alarm(delay).await
+            }
+            None => storage.delete_alarm().await,
+        }
+    }
+
     async fn deliver(&self, mut req: Request) -> Result<Response> {
         let request: DeliverRequest = match req.json().await {
             Ok(r) => r,
             Err(e) => return error(400, "bad_request", &e.to_string()),
         };
-        self.remember_user(&request.user)?;
+        self.remember_user(&request.user).await?;
         let now = now_ms();
         let sql = self.sql();
         let mut frames = Vec::new();
@@ -164,16 +177,21 @@ impl Inbox {
                 if !is_new {
                     continue;
                 }
-                if let Some(n) = d.notification.clone() {
-                    let appended = st.log.append(n, now);
-                    store::write_appended(&sql, &appended, &st.log.meta())?;
-                    frames.push(ServerFrame::Notify { notification: appended.notification });
+                for key in &d.cancels {
+                    st.router.cancel(key, d.occurred_at, now);
+                }
+                if let Some(submission) = d.submission.clone() {
+                    if let Routed::Deliver { notification } = st.router.submit(submission, &st.prefs, now) {
+                        frames.push(self.append(st, notification, now)?);
+                    }
                 }
             }
             let forgotten = st.log.prune_seen(now);
             store::forget_seen(&sql, &forgotten)?;
+            store::put_meta(&sql, "router", &st.router)?;
             Ok(fresh)
         })?;
+        self.arm_alarm().await?;
         // Stored above; only now tell the sockets.
         for frame in &frames {
             self.broadcast(frame);
@@ -181,10 +199,15 @@ impl Inbox {
         json(200, &DeliverResponse { fresh })
     }
 
-    fn accept_socket(&self, req: &Request) -> Result<Response> {
-        let user = req.url()?.query_pairs().find(|(k, _)| k == "user").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    async fn accept_socket(&self, req: &Request) -> Result<Response> {
+        let url = req.url()?;
+        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let user = param("user").unwrap_or_default();
         if !user.is_empty() {
-            self.remember_user(&user)?;
+            self.remember_user(&user).await?;
+            if param("role").as_deref() == Some("ops") {
+                crate::topics::set_member(&self.env, "segment:ops", &user, true).await?;
+            }
         }
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
@@ -194,27 +217,42 @@ impl Inbox {
 
     fn history(&self, req: &Request) -> Result<Response> {
         let url = req.url()?;
-        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-        let after = match param("after").map(|a| a.parse::<u64>()) {
-            None => 0,
-            Some(Ok(a)) => a,
-            Some(Err(_)) => return error(400, "bad_parameter", "`after` must be a whole number (a seq)"),
+        let mut after = 0u64;
+        let mut params = Vec::new();
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "user" => {}
+                "after" => match v.parse::<u64>() {
+                    Ok(a) => after = a,
+                    Err(_) => return error(400, "bad_parameter", "`after` must be a whole number (a seq); use `cursor` for query pages"),
+                },
+                _ => params.push((k.into_owned(), v.into_owned())),
+            }
+        }
+        let query = match Query::from_params(params) {
+            Ok(q) => q,
+            Err(e) => return error(400, "bad_parameter", &e.to_string()),
         };
-        let limit = match param("limit").map(|a| a.parse::<usize>()) {
-            None => 50,
-            Some(Ok(l)) if (1..=200).contains(&l) => l,
-            Some(_) => return error(400, "bad_parameter", "`limit` must be between 1 and 200"),
-        };
-        self.with_state(|st| match st.log.replay(after, limit) {
-            Replay::Items { items, more } => json(
+        let now = now_ms();
+        self.with_state(|st| {
+            if let Replay::Reset { oldest } = st.log.replay(after, 0) {
+                return json(200, &serde_json::json!({"reset": {"oldest": oldest}, "head": st.log.head()}));
+            }
+            let page = query_items(st.log.items().filter(|n| n.seq > after), &query, now);
+            json(
                 200,
-                &serde_json::json!({"items": items, "more": more, "head": st.log.head(), "version": st.log.version()}),
-            ),
-            Replay::Reset { oldest } => json(200, &serde_json::json!({"reset": {"oldest": oldest}, "head": st.log.head()})),
+                &serde_json::json!({
+                    "items": page.items,
+                    "next": page.next.map(|c| c.to_string()),
+                    "total_matching": page.total_matching,
+                    "head": st.log.head(),
+                    "version": st.log.version(),
+                }),
+            )
         })
     }
 
-    fn on_frame(&self, ws: &WebSocket, text: &str) -> Result<()> {
+    async fn on_frame(&self, ws: &WebSocket, text: &str) -> Result<()> {
         let frame = match ClientFrame::decode(text) {
             Ok(f) => f,
             Err(e) => return send(ws, &e.to_frame()),
@@ -276,6 +314,7 @@ impl Inbox {
             }
             ClientFrame::Watch { topic } | ClientFrame::Unwatch { topic } if topic.is_empty() => {}
             ClientFrame::Watch { topic } => {
+                crate::topics::set_member(&self.env, &format!("topic:{topic}"), &self.user()?, true).await?;
                 let topics = self.with_state(|st| {
                     if !st.topics.contains(&topic) {
                         st.topics.push(topic);
@@ -286,6 +325,7 @@ impl Inbox {
                 self.broadcast(&ServerFrame::Topics { topics });
             }
             ClientFrame::Unwatch { topic } => {
+                crate::topics::set_member(&self.env, &format!("topic:{topic}"), &self.user()?, false).await?;
                 let topics = self.with_state(|st| {
                     st.topics.retain(|t| t != &topic);
                     store::put_meta(&sql, "topics", &st.topics)?;
@@ -340,15 +380,34 @@ impl DurableObject for Inbox {
     async fn fetch(&self, req: Request) -> Result<Response> {
         match req.path().as_str() {
             "/deliver" => self.deliver(req).await,
-            "/connect" => self.accept_socket(&req),
+            "/connect" => self.accept_socket(&req).await,
             "/history" => self.history(&req),
             _ => error(404, "not_found", "unknown inbox route"),
         }
     }
 
+    async fn alarm(&self) -> Result<Response> {
+        let now = now_ms();
+        let sql = self.sql();
+        let frames = self.with_state(|st| {
+            let released = st.router.poll(&st.prefs, now);
+            let mut frames = Vec::new();
+            for n in released.deliver {
+                frames.push(self.append(st, n, now)?);
+            }
+            store::put_meta(&sql, "router", &st.router)?;
+            Ok(frames)
+        })?;
+        for frame in &frames {
+            self.broadcast(frame);
+        }
+        self.arm_alarm().await?;
+        Response::ok("alarm handled")
+    }
+
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         match message {
-            WebSocketIncomingMessage::String(text) => self.on_frame(&ws, &text),
+            WebSocketIncomingMessage::String(text) => self.on_frame(&ws, &text).await,
             WebSocketIncomingMessage::Binary(_) => send(
                 &ws,
                 &ServerFrame::Error { code: "bad_frame".into(), message: "frames are JSON text, not binary".into() },

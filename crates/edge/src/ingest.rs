@@ -95,6 +95,7 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
     let mut slots: Vec<Slot> = Vec::with_capacity(events.len());
     // Per user: the deliveries, and for each the index of the event it came from.
     let mut per_user: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
+    let mut per_topic: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
     RULES.with(|rules| {
         for (index, event) in events.into_iter().enumerate() {
             let event = match event {
@@ -104,7 +105,7 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
                     continue;
                 }
             };
-            slots.push(plan_event(rules, event, index, now, &mut per_user));
+            slots.push(plan_event(rules, event, index, now, &mut per_user, &mut per_topic));
         }
     });
     let calls = per_user.into_iter().map(|(user, deliveries)| async move {
@@ -112,11 +113,18 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
         let request = DeliverRequest { user, deliveries: deliveries.into_iter().map(|(_, d)| d).collect() };
         (indexes, deliver(env, &request).await)
     });
+    let topic_calls = per_topic.into_iter().map(|(topic, deliveries)| async move {
+        let indexes: Vec<usize> = deliveries.iter().map(|(i, _)| *i).collect();
+        let outcome = crate::topics::fanout(env, &topic, deliveries.into_iter().map(|(_, d)| d).collect()).await;
+        (indexes, outcome.map(|r| r.fresh))
+    });
     let mut fresh = vec![false; slots.len()];
     let mut failed: Vec<Option<String>> = vec![None; slots.len()];
-    for (indexes, outcome) in join_all(calls).await {
+    let (users, topics) = futures_util::future::join(join_all(calls), join_all(topic_calls)).await;
+    let results = users.into_iter().map(|(i, o)| (i, o.map(|r| r.fresh))).chain(topics);
+    for (indexes, outcome) in results {
         match outcome {
-            Ok(resp) => indexes.into_iter().zip(resp.fresh).for_each(|(i, f)| fresh[i] |= f),
+            Ok(f) => indexes.into_iter().zip(f).for_each(|(i, f)| fresh[i] |= f),
             Err(e) => indexes.into_iter().for_each(|i| failed[i] = Some(e.to_string())),
         }
     }
@@ -138,7 +146,14 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
 }
 
 /// Decides what one event becomes: a verdict now, or deliveries queued per user.
-fn plan_event(rules: &RuleSet, event: Event, index: usize, now: i64, per_user: &mut BTreeMap<String, Vec<(usize, Delivery)>>) -> Slot {
+fn plan_event(
+    rules: &RuleSet,
+    event: Event,
+    index: usize,
+    now: i64,
+    per_user: &mut BTreeMap<String, Vec<(usize, Delivery)>>,
+    per_topic: &mut BTreeMap<String, Vec<(usize, Delivery)>>,
+) -> Slot {
     if !rules.matches_any(&event.kind) {
         return Slot::Done(Verdict::rejected(
             Some(event.id.clone()),
@@ -152,10 +167,14 @@ fn plan_event(rules: &RuleSet, event: Event, index: usize, now: i64, per_user: &
     let applied = rules.apply(&event, now);
     let mut routed = false;
     for outcome in applied.outcomes {
-        if let Audience::User(user) = &outcome.audience {
-            per_user.entry(user.clone()).or_default().push((index, Delivery::from_outcome(&event, outcome)));
-            routed = true;
-        }
+        let delivery = Delivery::from_outcome(&event, &outcome);
+        let target = match &outcome.audience {
+            Audience::User(user) => per_user.entry(user.clone()),
+            Audience::Topic(topic) => per_topic.entry(format!("topic:{topic}")),
+            Audience::Segment(segment) => per_topic.entry(format!("segment:{segment}")),
+        };
+        target.or_default().push((index, delivery));
+        routed = true;
     }
     let failure = applied.errors.into_iter().next();
     match (routed, failure) {
@@ -168,7 +187,8 @@ fn plan_event(rules: &RuleSet, event: Event, index: usize, now: i64, per_user: &
     }
 }
 
-async fn deliver(env: &Env, request: &DeliverRequest) -> Result<DeliverResponse> {
+/// Sends one user's deliveries to their Inbox.
+pub async fn deliver(env: &Env, request: &DeliverRequest) -> Result<DeliverResponse> {
     let stub = inbox_stub(env, &request.user)?;
     let mut init = worker::RequestInit::new();
     init.with_method(worker::Method::Post)

@@ -13,6 +13,8 @@
 //! - [`ingest`]: `POST /v1/events`: verify → decode → rules → inboxes → verdicts.
 //! - [`inbox`]: the per-user Inbox Durable Object.
 //! - [`store`]: the Inbox's SQLite tables, read into and written from core's log.
+//! - [`topics`]: the Topic Durable Object (watchers, segments) and fan-out.
+//! - [`webhooks`]: Shopify, Stripe and WooCommerce endpoints and their decoder memory.
 //!
 //! Architecture invariant: only the Inbox assigns sequence numbers, and it
 //! writes a notification to storage before sending any frame about it.
@@ -26,6 +28,11 @@ pub mod inbox;
 pub mod ingest;
 pub mod router;
 pub mod store;
+// `#[durable_object]` generates undocumented glue methods.
+#[allow(missing_docs)]
+pub mod topics;
+#[allow(missing_docs)]
+pub mod webhooks;
 
 use worker::{event, Context, Env, Request, Response, Result};
 

@@ -5,7 +5,8 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, Result};
 
 use crate::config::{self, names};
 use crate::http::{error, json, with_cors};
-use crate::{ingest, now_ms};
+use crate::{ingest, now_ms, webhooks};
+use tidings_core::webhooks::Platform;
 
 /// Binding name of the Inbox Durable Object namespace (wrangler.toml).
 pub const INBOX_BINDING: &str = "INBOX";
@@ -31,6 +32,9 @@ async fn route(mut req: Request, env: &Env) -> Result<Response> {
         (Method::Get, "/v1/connect") => connect(req, env).await,
         (Method::Get, "/v1/inbox") => history(req, env).await,
         (Method::Get, "/v1/dev/token") => dev_token(req, env),
+        (Method::Post, "/v1/webhooks/shopify") => webhooks::handle(&mut req, env, Platform::Shopify).await,
+        (Method::Post, "/v1/webhooks/stripe") => webhooks::handle(&mut req, env, Platform::Stripe).await,
+        (Method::Post, "/v1/webhooks/woocommerce") => webhooks::handle(&mut req, env, Platform::WooCommerce).await,
         (_, "/v1/health" | "/v1/events" | "/v1/connect" | "/v1/inbox" | "/v1/dev/token") => {
             error(405, "method_not_allowed", "this route does not accept that method")
         }
@@ -74,7 +78,8 @@ async fn connect(req: Request, env: &Env) -> Result<Response> {
     headers.set("Upgrade", "websocket")?;
     let mut init = RequestInit::new();
     init.with_headers(headers);
-    let url = format!("https://inbox/connect?user={}", urlencode(&claims.sub));
+    let role = if claims.role.as_deref() == Some("ops") { "&role=ops" } else { "" };
+    let url = format!("https://inbox/connect?user={}{role}", urlencode(&claims.sub));
     let inner = Request::new_with_init(&url, &init)?;
     inbox_stub(env, &claims.sub)?.fetch_with_request(inner).await
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tidings_core::log::{Appended, Change, InboxLog, LogConfig, LogMeta};
 use tidings_core::notification::Notification;
 use tidings_core::prefs::Preferences;
+use tidings_core::route::Router;
 use worker::{Result, SqlStorage, SqlStorageValue};
 
 const SCHEMA: &str = "
@@ -70,6 +71,8 @@ pub struct Loaded {
     pub prefs: Preferences,
     /// Topics the shopper watches.
     pub topics: Vec<String>,
+    /// Held items: scheduled, deferred by quiet hours, folded into digests.
+    pub router: Router,
 }
 
 /// Loads the whole inbox state.
@@ -88,6 +91,7 @@ pub fn load(sql: &SqlStorage, config: LogConfig) -> Result<Loaded> {
         log: InboxLog::restore(config, meta, items, changes, seen),
         prefs: get_meta(sql, "prefs")?.unwrap_or_default(),
         topics: get_meta(sql, "topics")?.unwrap_or_default(),
+        router: get_meta(sql, "router")?.unwrap_or_default(),
     })
 }
 
