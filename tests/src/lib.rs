@@ -20,6 +20,12 @@ use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
 /// The dev secrets from `crates/edge/.dev.vars`.
 pub const INGEST_SECRET: &str = "dev-ingest-secret-not-for-production";
+/// The dev Shopify secret.
+pub const SHOPIFY_SECRET: &str = "dev-shopify-secret-not-for-production";
+/// The dev Stripe secret.
+pub const STRIPE_SECRET: &str = "whsec_dev_stripe_secret_not_for_production";
+/// The dev WooCommerce secret.
+pub const WOOCOMMERCE_SECRET: &str = "dev-woocommerce-secret-not-for-production";
 /// The dev subscriber secret.
 pub const SUBSCRIBER_SECRET: &str = "dev-subscriber-secret-not-for-production";
 
@@ -136,6 +142,17 @@ impl Edge {
         let body = serde_json::to_vec(&json!({ "events": events })).expect("json");
         let sig = tidings_core::signature::sign_tidings(INGEST_SECRET.as_bytes(), now_secs(), &body);
         self.post_events_raw(body, Some(sig)).await
+    }
+
+    /// Posts a platform webhook body with the given headers.
+    pub async fn post_webhook(&self, platform: &str, body: Vec<u8>, headers: &[(&str, String)]) -> (u16, Value) {
+        let mut req = self.http.post(self.url(&format!("/v1/webhooks/{platform}"))).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.expect("edge reachable");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     /// Opens a WebSocket as `user` (token minted with an ordinary JWT library).

@@ -131,6 +131,30 @@ impl Inbox {
         }
     }
 
+    /// Sends notify frames to live sockets, then reports deliveries and latency.
+    async fn publish(&self, frames: Vec<ServerFrame>) {
+        if frames.is_empty() {
+            return;
+        }
+        let sockets = self.live_sockets();
+        let mut report = crate::stats::Report::default();
+        for frame in &frames {
+            let text = frame.encode();
+            for ws in &sockets {
+                let _ = ws.send_with_str(&text);
+            }
+            if let ServerFrame::Notify { notification } = frame {
+                if !sockets.is_empty() {
+                    report.delivered.push(notification.category);
+                    if notification.ingested_at > 0 {
+                        report.latencies_ms.push((now_ms() - notification.ingested_at).max(0) as f64);
+                    }
+                }
+            }
+        }
+        crate::stats::report(&self.env, report).await;
+    }
+
     /// Appends to the log and persists it; returns the frame to send once stored.
     fn append(&self, st: &mut Loaded, notification: Notification, now: Millis) -> Result<ServerFrame> {
         let appended = st.log.append(notification, now);
@@ -193,9 +217,7 @@ impl Inbox {
         })?;
         self.arm_alarm().await?;
         // Stored above; only now tell the sockets.
-        for frame in &frames {
-            self.broadcast(frame);
-        }
+        self.publish(frames).await;
         json(200, &DeliverResponse { fresh })
     }
 
@@ -211,6 +233,7 @@ impl Inbox {
         }
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
+        crate::stats::report(&self.env, crate::stats::Report { sockets_delta: 1, ..Default::default() }).await;
         pair.server.serialize_attachment(SocketState::default())?;
         Response::from_websocket(pair.client)
     }
@@ -398,9 +421,7 @@ impl DurableObject for Inbox {
             store::put_meta(&sql, "router", &st.router)?;
             Ok(frames)
         })?;
-        for frame in &frames {
-            self.broadcast(frame);
-        }
+        self.publish(frames).await;
         self.arm_alarm().await?;
         Response::ok("alarm handled")
     }
@@ -417,6 +438,7 @@ impl DurableObject for Inbox {
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
         let _ = ws.close(Some(1000), Some("bye"));
+        crate::stats::report(&self.env, crate::stats::Report { sockets_delta: -1, ..Default::default() }).await;
         Ok(())
     }
 

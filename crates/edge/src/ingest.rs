@@ -96,15 +96,18 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
     // Per user: the deliveries, and for each the index of the event it came from.
     let mut per_user: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
     let mut per_topic: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
+    let mut kinds: Vec<String> = Vec::with_capacity(events.len());
     RULES.with(|rules| {
         for (index, event) in events.into_iter().enumerate() {
             let event = match event {
                 Ok(e) => e,
                 Err(v) => {
                     slots.push(Slot::Done(v));
+                    kinds.push(String::new());
                     continue;
                 }
             };
+            kinds.push(event.kind.clone());
             slots.push(plan_event(rules, event, index, now, &mut per_user, &mut per_topic));
         }
     });
@@ -128,7 +131,7 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
             Err(e) => indexes.into_iter().for_each(|i| failed[i] = Some(e.to_string())),
         }
     }
-    Ok(slots
+    let verdicts: Vec<Verdict> = slots
         .into_iter()
         .enumerate()
         .map(|(i, slot)| match slot {
@@ -142,7 +145,20 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
                 None => Verdict::Duplicate { id },
             },
         })
-        .collect())
+        .collect();
+    let report = crate::stats::Report {
+        events: kinds.into_iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Accepted { .. })).map(|(k, _)| k).collect(),
+        rejections: verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Rejected { reason, .. } => Some(reason.code.clone()),
+                _ => None,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    crate::stats::report(env, report).await;
+    Ok(verdicts)
 }
 
 /// Decides what one event becomes: a verdict now, or deliveries queued per user.

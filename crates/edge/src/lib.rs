@@ -13,6 +13,7 @@
 //! - [`ingest`]: `POST /v1/events`: verify → decode → rules → inboxes → verdicts.
 //! - [`inbox`]: the per-user Inbox Durable Object.
 //! - [`store`]: the Inbox's SQLite tables, read into and written from core's log.
+//! - [`stats`]: live statistics (`/v1/stats`, `/metrics`) in a Stats Durable Object.
 //! - [`topics`]: the Topic Durable Object (watchers, segments) and fan-out.
 //! - [`webhooks`]: Shopify, Stripe and WooCommerce endpoints and their decoder memory.
 //!
@@ -29,6 +30,8 @@ pub mod ingest;
 pub mod router;
 pub mod store;
 // `#[durable_object]` generates undocumented glue methods.
+#[allow(missing_docs)]
+pub mod stats;
 #[allow(missing_docs)]
 pub mod topics;
 #[allow(missing_docs)]

@@ -32,6 +32,8 @@ async fn route(mut req: Request, env: &Env) -> Result<Response> {
         (Method::Get, "/v1/connect") => connect(req, env).await,
         (Method::Get, "/v1/inbox") => history(req, env).await,
         (Method::Get, "/v1/dev/token") => dev_token(req, env),
+        (Method::Get, "/v1/stats") => operators(req, env, "/snapshot").await,
+        (Method::Get, "/metrics") => operators(req, env, "/metrics").await,
         (Method::Post, "/v1/webhooks/shopify") => webhooks::handle(&mut req, env, Platform::Shopify).await,
         (Method::Post, "/v1/webhooks/stripe") => webhooks::handle(&mut req, env, Platform::Stripe).await,
         (Method::Post, "/v1/webhooks/woocommerce") => webhooks::handle(&mut req, env, Platform::WooCommerce).await,
@@ -94,6 +96,18 @@ async fn history(req: Request, env: &Env) -> Result<Response> {
     let sep = if query.is_empty() { "" } else { "&" };
     let url = format!("https://inbox/history?user={}{sep}{query}", urlencode(&claims.sub));
     inbox_stub(env, &claims.sub)?.fetch_with_str(&url).await
+}
+
+/// `GET /v1/stats`, `GET /metrics`: for tokens with `role: "ops"` only.
+async fn operators(req: Request, env: &Env, path: &str) -> Result<Response> {
+    let claims = match authenticate(bearer(&req)?, env) {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    if claims.role.as_deref() != Some("ops") {
+        return error(403, "forbidden", "statistics need a token with role \"ops\"");
+    }
+    crate::stats::read(env, path).await
 }
 
 /// `GET /v1/dev/token?user=…`: a one-hour token, only with `TIDINGS_DEV_TOKENS=1`.
