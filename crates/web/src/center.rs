@@ -1,17 +1,26 @@
 //! The reactive state of one notification center and how server frames change it.
 //!
-//! Items are kept by id, so a replayed notification never shows twice and a
-//! newer item with the same collapse key (same id) replaces the old one in
-//! place. Frames that must reach the edge go through [`Center::send`]: live
-//! over the socket, or queued in IndexedDB while offline.
+//! Items live in a [`tidings_core::inbox::Inbox`], kept by id, so a replayed
+//! notification never shows twice and a newer item with the same collapse key
+//! (same id) replaces the old one in place; the inbox also keeps unread counts
+//! per category and answers the panel's queries. Frames that must reach the
+//! edge go through [`Center::send`]: live over the socket, or queued in
+//! IndexedDB while offline. Read-state changes made in this tab are posted on
+//! a `BroadcastChannel("tidings-<user>")` so other tabs apply them at once.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
-use tidings_core::notification::{Locale, Notification, ReadState};
+use serde::{Deserialize, Serialize};
+use tidings_core::inbox::Inbox;
+use tidings_core::notification::{Locale, Notification, Priority, ReadState};
+use tidings_core::prefs::Preferences;
 use tidings_core::protocol::{ClientFrame, ServerFrame};
+use tidings_core::time::Millis;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::store::Store;
 
@@ -26,11 +35,20 @@ pub enum Status {
     Offline,
 }
 
+/// A read-state change as posted between tabs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TabChange {
+    /// Notification ids.
+    pub ids: Vec<String>,
+    /// New state.
+    pub state: ReadState,
+}
+
 /// State of one center; cheap to copy into closures.
 #[derive(Clone, Copy)]
 pub struct Center {
-    /// Every known notification, newest seq first.
-    pub items: RwSignal<Vec<Notification>>,
+    /// Every known notification, with search text and unread counts.
+    pub inbox: RwSignal<Inbox>,
     /// Connection status.
     pub status: RwSignal<Status>,
     /// Whether the panel is open.
@@ -39,23 +57,46 @@ pub struct Center {
     pub locale: RwSignal<Locale>,
     /// Text announced to screen readers (aria-live).
     pub announcement: RwSignal<String>,
+    /// The shopper's preferences as last known.
+    pub prefs: RwSignal<Preferences>,
+    /// Topics watched (`stock:<sku>`, `price:<sku>`).
+    pub topics: RwSignal<Vec<String>>,
+    /// Urgent items shown as toasts until dismissed.
+    pub toasts: RwSignal<Vec<Notification>>,
+    /// The clock the panel uses for relative times and expiry (unix ms).
+    pub now: RwSignal<Millis>,
     /// Where frames go: the live socket, if any.
     sender: StoredValue<Rc<RefCell<Option<UnboundedSender<String>>>>, LocalStorage>,
     /// The IndexedDB store, once open.
     store: StoredValue<Option<Rc<Store>>, LocalStorage>,
+    /// The channel to other tabs of this shopper.
+    channel: StoredValue<Option<web_sys::BroadcastChannel>, LocalStorage>,
+    /// The bell, to return focus to when the panel closes.
+    bell: StoredValue<Option<web_sys::HtmlElement>, LocalStorage>,
+}
+
+/// The current time (unix ms).
+pub fn now_ms() -> Millis {
+    js_sys::Date::now() as Millis
 }
 
 impl Center {
     /// A new, empty center.
     pub fn new(locale: Locale) -> Self {
         Center {
-            items: RwSignal::new(Vec::new()),
+            inbox: RwSignal::new(Inbox::new()),
             status: RwSignal::new(Status::Reconnecting),
             open: RwSignal::new(false),
             locale: RwSignal::new(locale),
             announcement: RwSignal::new(String::new()),
+            prefs: RwSignal::new(Preferences { locale, ..Preferences::default() }),
+            topics: RwSignal::new(Vec::new()),
+            toasts: RwSignal::new(Vec::new()),
+            now: RwSignal::new(now_ms()),
             sender: StoredValue::new_local(Rc::new(RefCell::new(None))),
             store: StoredValue::new_local(None),
+            channel: StoredValue::new_local(None),
+            bell: StoredValue::new_local(None),
         }
     }
 
@@ -74,14 +115,27 @@ impl Center {
         *self.sender.get_value().borrow_mut() = sender;
     }
 
+    /// Remembers the bell element (focus returns there when the panel closes).
+    pub fn set_bell(&self, bell: web_sys::HtmlElement) {
+        self.bell.set_value(Some(bell));
+    }
+
+    /// Closes the panel and moves focus back to the bell.
+    pub fn close_panel(&self) {
+        self.open.set(false);
+        if let Some(bell) = self.bell.get_value() {
+            let _ = bell.focus();
+        }
+    }
+
     /// Unread items (not archived, not read).
     pub fn unread(&self) -> usize {
-        self.items.with(|items| items.iter().filter(|n| n.state == ReadState::Unread).count())
+        self.inbox.with(|i| i.unread())
     }
 
     /// Highest seq held.
     pub fn last_seq(&self) -> u64 {
-        self.items.with_untracked(|items| items.iter().map(|n| n.seq).max().unwrap_or(0))
+        self.inbox.with_untracked(|i| i.max_seq())
     }
 
     /// Adds or replaces notifications by id (a lower seq never replaces a higher one).
@@ -89,82 +143,180 @@ impl Center {
         if incoming.is_empty() {
             return;
         }
-        self.items.update(|items| {
-            for n in incoming {
-                match items.iter_mut().find(|old| old.id == n.id) {
-                    Some(old) if old.seq <= n.seq => *old = n,
-                    Some(_) => {}
-                    None => items.push(n),
-                }
-            }
-            items.sort_by(|a, b| b.seq.cmp(&a.seq));
-        });
+        self.inbox.update(|inbox| inbox.extend(incoming));
     }
 
-    /// Applies a read-state change locally.
-    pub fn apply_change(&self, ids: &[String], state: ReadState) {
-        self.items.update(|items| {
-            for n in items.iter_mut().filter(|n| ids.contains(&n.id)) {
-                n.state = state;
-            }
+    /// Applies a read-state change locally; returns the changed items.
+    pub fn apply_change(&self, ids: &[String], state: ReadState) -> Vec<Notification> {
+        let mut changed = Vec::new();
+        self.inbox.update(|inbox| {
+            let ids = inbox.apply_change(ids, state);
+            changed = ids.iter().filter_map(|id| inbox.get(id).cloned()).collect();
         });
+        changed
+    }
+
+    fn set_prefs(&self, prefs: Preferences, adopt_locale: bool) {
+        if adopt_locale {
+            self.locale.set(prefs.locale);
+        }
+        if let Some(store) = self.store() {
+            let p = prefs.clone();
+            leptos::task::spawn_local(async move {
+                let _ = store.set_prefs(&p).await;
+            });
+        }
+        self.prefs.set(prefs);
     }
 
     /// Handles one frame from the edge; returns notifications to persist.
     pub fn on_frame(&self, frame: ServerFrame) -> Vec<Notification> {
         match frame {
             ServerFrame::Notify { notification } => {
-                let title = notification.title.get(self.locale.get_untracked()).to_owned();
+                let locale = self.locale.get_untracked();
+                let title = notification.title.get(locale).to_owned();
+                let live = self.status.get_untracked() == Status::Live;
+                let urgent = notification.priority == Priority::Urgent && notification.state == ReadState::Unread;
                 self.upsert(vec![notification.clone()]);
-                if self.status.get_untracked() == Status::Live {
+                if live {
                     self.announcement.set(title);
+                    if urgent && !notification.is_expired(now_ms()) {
+                        let n = notification.clone();
+                        self.toasts.update(|t| {
+                            t.retain(|old| old.id != n.id);
+                            t.push(n);
+                        });
+                    }
                 }
                 vec![notification]
             }
             ServerFrame::Changed { ids, state, .. } => {
                 self.apply_change(&ids, state);
-                let changed = self.items.with_untracked(|items| items.iter().filter(|n| ids.contains(&n.id)).cloned().collect());
-                changed
+                self.inbox.with_untracked(|i| ids.iter().filter_map(|id| i.get(id).cloned()).collect())
             }
             ServerFrame::Synced { .. } => {
                 self.status.set(Status::Live);
                 Vec::new()
             }
             ServerFrame::Reset { .. } => {
-                self.items.set(Vec::new());
+                self.inbox.set(Inbox::new());
                 Vec::new()
             }
-            _ => Vec::new(),
+            ServerFrame::Welcome { prefs, topics, .. } => {
+                // A shopper who never saved preferences keeps the page's language.
+                let adopt = prefs != Preferences::default();
+                self.set_prefs(prefs, adopt);
+                self.topics.set(topics);
+                Vec::new()
+            }
+            ServerFrame::Prefs { prefs } => {
+                self.set_prefs(prefs, true);
+                Vec::new()
+            }
+            ServerFrame::Topics { topics } => {
+                self.topics.set(topics);
+                Vec::new()
+            }
+            ServerFrame::Error { code, message } => {
+                leptos::logging::warn!("tidings: edge refused a frame: {code}: {message}");
+                Vec::new()
+            }
+            ServerFrame::Pong => Vec::new(),
         }
     }
 
-    /// Marks items read/unread/archived: locally at once, then at the edge.
+    /// Marks items read/unread/archived: locally at once, then at the edge and in other tabs.
     pub fn mark(&self, ids: Vec<String>, state: ReadState) {
-        self.apply_change(&ids, state);
-        self.persist_changed(&ids);
+        let changed = self.apply_change(&ids, state);
+        self.persist(changed);
+        self.broadcast(&ids, state);
         self.send(ClientFrame::Mark { ids, state });
     }
 
     /// Marks everything read.
     pub fn mark_all_read(&self) {
-        let ids: Vec<String> =
-            self.items.with_untracked(|items| items.iter().filter(|n| n.state == ReadState::Unread).map(|n| n.id.clone()).collect());
+        let before = self.last_seq();
+        let mut ids = Vec::new();
+        self.inbox.update(|inbox| ids = inbox.mark_all_read(before));
         if ids.is_empty() {
             return;
         }
-        let before = self.last_seq();
-        self.apply_change(&ids, ReadState::Read);
-        self.persist_changed(&ids);
+        let changed = self.inbox.with_untracked(|i| ids.iter().filter_map(|id| i.get(id).cloned()).collect());
+        self.persist(changed);
+        self.broadcast(&ids, ReadState::Read);
         self.send(ClientFrame::MarkAllRead { before });
     }
 
-    fn persist_changed(&self, ids: &[String]) {
+    /// Saves preferences: locally at once, then at the edge.
+    pub fn save_prefs(&self, prefs: Preferences) {
+        self.set_prefs(prefs.clone(), true);
+        self.send(ClientFrame::Prefs { prefs });
+    }
+
+    /// Switches the UI language and saves it as the shopper's preference.
+    pub fn set_locale(&self, locale: Locale) {
+        let mut prefs = self.prefs.get_untracked();
+        prefs.locale = locale;
+        self.save_prefs(prefs);
+    }
+
+    /// Watches or stops watching a topic (optimistically; `topics` frames confirm).
+    pub fn set_watch(&self, topic: String, watch: bool) {
+        self.topics.update(|t| {
+            t.retain(|x| x != &topic);
+            if watch {
+                t.push(topic.clone());
+            }
+        });
+        self.send(if watch { ClientFrame::Watch { topic } } else { ClientFrame::Unwatch { topic } });
+    }
+
+    /// Removes a toast.
+    pub fn dismiss_toast(&self, id: &str) {
+        self.toasts.update(|t| t.retain(|n| n.id != id));
+    }
+
+    fn persist(&self, items: Vec<Notification>) {
         let Some(store) = self.store() else { return };
-        let items: Vec<Notification> =
-            self.items.with_untracked(|all| all.iter().filter(|n| ids.contains(&n.id)).cloned().collect());
+        if items.is_empty() {
+            return;
+        }
         leptos::task::spawn_local(async move {
             let _ = store.put_all(&items).await;
         });
+    }
+
+    /// Joins the `BroadcastChannel("tidings-<user>")` shared by this shopper's tabs.
+    pub fn join_tabs(&self, user: &str) {
+        let Ok(channel) = web_sys::BroadcastChannel::new(&format!("tidings-{user}")) else { return };
+        let center = *self;
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            let Ok(change) = serde_json::from_str::<TabChange>(&text) else { return };
+            center.apply_from_tab(change);
+        });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // The channel lives as long as the page.
+        on_message.forget();
+        self.channel.set_value(Some(channel));
+    }
+
+    /// Applies a change another tab made: in memory and in IndexedDB (that tab
+    /// already told the edge).
+    pub fn apply_from_tab(&self, change: TabChange) {
+        self.apply_change(&change.ids, change.state);
+        if let Some(store) = self.store() {
+            leptos::task::spawn_local(async move {
+                let _ = store.apply_change(&change.ids, change.state).await;
+            });
+        }
+    }
+
+    fn broadcast(&self, ids: &[String], state: ReadState) {
+        if let Some(channel) = self.channel.get_value() {
+            let text = serde_json::to_string(&TabChange { ids: ids.to_vec(), state }).unwrap_or_default();
+            let _ = channel.post_message(&JsValue::from_str(&text));
+        }
     }
 
     /// Sends a frame now, or queues it in IndexedDB until the next connection.

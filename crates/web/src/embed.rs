@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::center::Center;
-use crate::components::NotificationCenter;
+use crate::components::{NotificationCenter, WatchButtons};
 use crate::store::Store;
 
 /// How to reach the edge and as whom.
@@ -45,6 +45,8 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
     let handle = leptos::mount::mount_to(parent, move || view! { <NotificationCenter center=center /> });
     handle.forget();
     let user = tidings_core::token::peek_subject(&options.token).unwrap_or_else(|| "anonymous".into());
+    center.join_tabs(&user);
+    mount_watch_buttons(center);
     leptos::task::spawn_local(async move {
         let store = match Store::open(&format!("tidings-{user}")).await {
             Ok(s) => Some(Rc::new(s)),
@@ -58,10 +60,26 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
             if let Ok(items) = store.all().await {
                 center.upsert(items);
             }
+            if let Ok(Some(prefs)) = store.prefs().await {
+                center.locale.set(prefs.locale);
+                center.prefs.set(prefs);
+            }
         }
         crate::connection::run(center, socket_url(&options), store).await;
     });
     center
+}
+
+/// Mounts watch buttons into every `.product[data-sku]` card of the page.
+pub fn mount_watch_buttons(center: Center) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Ok(cards) = doc.query_selector_all(".product[data-sku]") else { return };
+    for i in 0..cards.length() {
+        let Some(card) = cards.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()) else { continue };
+        let Some(sku) = card.get_attribute("data-sku").filter(|s| !s.is_empty() && s.len() <= 190) else { continue };
+        let handle = leptos::mount::mount_to(card, move || view! { <WatchButtons center=center sku=sku /> });
+        handle.forget();
+    }
 }
 
 /// JavaScript entry point: `mount(element, {edgeUrl, token, locale})`.

@@ -1,36 +1,148 @@
-//! The panel: a labelled dialog listing notifications.
+//! The panel: a labelled dialog with tabs, filters, search, sort, paging and
+//! the list, answered by `tidings_core::inbox::Inbox::query`.
 
+use leptos::html;
 use leptos::prelude::*;
-use tidings_core::notification::ReadState;
+use tidings_core::inbox::{Query, Sort, StateFilter};
+use tidings_core::notification::{Category, Locale, Notification, Priority};
 
 use crate::center::{Center, Status};
-use crate::components::Item;
+use crate::components::{Item, PrefsSheet};
 use crate::i18n::{self, Text};
 
-/// The dialog listing notifications; Escape closes it.
+/// Items per page ("load more" fetches the next page through the query cursor).
+pub const PAGE_SIZE: usize = 20;
+
+/// The category tabs: label and the categories each shows (empty = all).
+pub fn tabs() -> Vec<(Option<Category>, Vec<Category>)> {
+    vec![
+        (None, vec![]),
+        (Some(Category::Order), vec![Category::Order]),
+        (Some(Category::Payment), vec![Category::Payment]),
+        (Some(Category::Stock), vec![Category::Stock]),
+        (Some(Category::Price), vec![Category::Price]),
+        (Some(Category::Promo), vec![Category::Promo]),
+        (Some(Category::Account), vec![Category::Account, Category::Security]),
+    ]
+}
+
+fn tab_label(locale: Locale, tab: Option<Category>) -> &'static str {
+    match tab {
+        None => i18n::t(locale, Text::All),
+        Some(Category::Account) => i18n::t(locale, Text::AccountTab),
+        Some(c) => i18n::category(locale, c),
+    }
+}
+
+/// The dialog listing notifications; Escape closes it and focus returns to the bell.
 #[component]
 pub fn Panel(
     /// The center's state.
     center: Center,
 ) -> impl IntoView {
     let locale = center.locale;
-    let visible = move || {
-        center
-            .items
-            .get()
-            .into_iter()
-            .filter(|n| n.state != ReadState::Archived)
-            .collect::<Vec<_>>()
+    let tab = RwSignal::new(0usize);
+    let unread_only = RwSignal::new(false);
+    let archived = RwSignal::new(false);
+    let min_priority = RwSignal::new(None::<Priority>);
+    let text = RwSignal::new(String::new());
+    let sort = RwSignal::new(Sort::Newest);
+    let pages = RwSignal::new(1usize);
+    let show_prefs = RwSignal::new(false);
+
+    // Any change of filter starts again from the first page.
+    Effect::new(move |_| {
+        tab.track();
+        unread_only.track();
+        archived.track();
+        min_priority.track();
+        text.track();
+        sort.track();
+        pages.set(1);
+    });
+
+    let query = move || Query {
+        categories: tabs()[tab.get()].1.clone(),
+        state: if archived.get() {
+            StateFilter::Archived
+        } else if unread_only.get() {
+            StateFilter::Unread
+        } else {
+            StateFilter::Inbox
+        },
+        min_priority: min_priority.get(),
+        text: Some(text.get()).filter(|t| !t.trim().is_empty()),
+        sort: sort.get(),
+        limit: PAGE_SIZE,
+        cursor: None,
     };
+    // Pages 1..=pages, each continuing from the previous page's cursor.
+    let listed = Memo::new(move |_| {
+        let mut q = query();
+        let now = center.now.get();
+        let want = pages.get();
+        center.inbox.with(|inbox| {
+            let mut out: Vec<Notification> = Vec::new();
+            let mut more = false;
+            for _ in 0..want {
+                let page = inbox.query(&q, now);
+                out.extend(page.items.into_iter().cloned());
+                match page.next {
+                    Some(next) => {
+                        q.cursor = Some(next);
+                        more = true;
+                    }
+                    None => {
+                        more = false;
+                        break;
+                    }
+                }
+            }
+            (out, more)
+        })
+    });
+    let visible = move || listed.with(|(items, _)| items.clone());
+    let has_more = move || listed.with(|(_, more)| *more);
+    let load_more = move || {
+        if has_more() {
+            pages.update(|p| *p += 1);
+        }
+    };
+
+    let panel = NodeRef::<html::Div>::new();
+    let search = NodeRef::<html::Input>::new();
+    // When the panel opens, focus moves into it (the search box).
+    Effect::new(move |_| {
+        if let Some(input) = search.get() {
+            let _ = input.focus();
+        } else if let Some(div) = panel.get() {
+            let _ = div.focus();
+        }
+    });
+
+    let on_scroll = move |_| {
+        if let Some(div) = panel.get_untracked() {
+            if div.scroll_top() + div.client_height() >= div.scroll_height() - 48 {
+                load_more();
+            }
+        }
+    };
+
     view! {
         <Show when=move || center.open.get()>
             <div
                 class="tidings-panel"
+                id="tidings-panel"
                 role="dialog"
+                tabindex="-1"
                 aria-labelledby="tidings-heading"
+                lang=move || if locale.get() == Locale::Zh { "zh-CN" } else { "en" }
+                node_ref=panel
+                on:scroll=on_scroll
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                     if ev.key() == "Escape" {
-                        center.open.set(false);
+                        ev.stop_propagation();
+                        center.close_panel();
                     }
                 }
             >
@@ -43,22 +155,110 @@ pub fn Panel(
                             Status::Offline => Text::Offline,
                         })}
                     </span>
-                    <button type="button" class="tidings-mark-all" on:click=move |_| center.mark_all_read()>
-                        {move || i18n::t(locale.get(), Text::MarkAllRead)}
+                    <label class="tidings-sr-only" for="tidings-lang">{move || i18n::t(locale.get(), Text::Language)}</label>
+                    <select
+                        id="tidings-lang"
+                        class="tidings-lang"
+                        on:change=move |ev| center.set_locale(if event_target_value(&ev) == "zh" { Locale::Zh } else { Locale::En })
+                    >
+                        <option value="en" selected=move || locale.get() == Locale::En>{i18n::language_name(Locale::En)}</option>
+                        <option value="zh" selected=move || locale.get() == Locale::Zh>{i18n::language_name(Locale::Zh)}</option>
+                    </select>
+                    <button type="button" class="tidings-prefs-open" aria-expanded=move || show_prefs.get().to_string()
+                        on:click=move |_| show_prefs.update(|s| *s = !*s)>
+                        {move || i18n::t(locale.get(), Text::Preferences)}
                     </button>
-                    <button type="button" class="tidings-close" on:click=move |_| center.open.set(false)>
+                    <button type="button" class="tidings-close" on:click=move |_| center.close_panel()>
                         {move || i18n::t(locale.get(), Text::Close)}
                     </button>
                 </header>
-                <ul class="tidings-list">
-                    <For
-                        each=visible
-                        key=|n| (n.id.clone(), n.seq, n.state)
-                        children=move |n| view! { <Item center=center notification=n /> }
-                    />
-                </ul>
-                <Show when=move || visible().is_empty()>
-                    <p class="tidings-empty">{move || i18n::t(locale.get(), Text::Empty)}</p>
+                <Show when=move || show_prefs.get()>
+                    <PrefsSheet center=center on_done=Callback::new(move |_| show_prefs.set(false)) />
+                </Show>
+                <Show when=move || !show_prefs.get()>
+                    <div class="tidings-tabs" role="tablist" aria-label=move || i18n::t(locale.get(), Text::Categories)>
+                        {tabs().into_iter().enumerate().map(|(i, (label, cats))| {
+                            let cats2 = cats;
+                            let unread = Memo::new(move |_| center.inbox.with(|inbox| {
+                                if cats2.is_empty() { inbox.unread() } else { cats2.iter().map(|c| inbox.unread_in(*c)).sum::<usize>() }
+                            }));
+                            let count = move || unread.get();
+                            view! {
+                                <button type="button" role="tab" class="tidings-tab"
+                                    data-tab=label.map(|c| c.as_str()).unwrap_or("all")
+                                    aria-selected=move || (tab.get() == i).to_string()
+                                    on:click=move |_| tab.set(i)
+                                >
+                                    {move || tab_label(locale.get(), label)}
+                                    <Show when=move || { count() > 0 }>
+                                        <span class="tidings-tab-count">
+                                            <span aria-hidden="true">{move || i18n::badge(count())}</span>
+                                            <span class="tidings-sr-only">{move || format!(", {}", i18n::unread_count(locale.get(), count()))}</span>
+                                        </span>
+                                    </Show>
+                                </button>
+                            }
+                        }).collect_view()}
+                    </div>
+                    <div class="tidings-filters">
+                        <label class="tidings-search-label">
+                            <span class="tidings-sr-only">{move || i18n::t(locale.get(), Text::Search)}</span>
+                            <input
+                                type="search"
+                                class="tidings-search"
+                                node_ref=search
+                                placeholder=move || i18n::t(locale.get(), Text::SearchPlaceholder)
+                                prop:value=move || text.get()
+                                on:input=move |ev| text.set(event_target_value(&ev))
+                            />
+                        </label>
+                        <label>
+                            <span class="tidings-sr-only">{move || i18n::t(locale.get(), Text::SortBy)}</span>
+                            <select class="tidings-sort" on:change=move |ev| sort.set(Sort::parse(&event_target_value(&ev)).unwrap_or_default())>
+                                <option value="newest" selected=move || sort.get() == Sort::Newest>{move || i18n::t(locale.get(), Text::SortNewest)}</option>
+                                <option value="priority" selected=move || sort.get() == Sort::Priority>{move || i18n::t(locale.get(), Text::SortPriority)}</option>
+                                <option value="expiring" selected=move || sort.get() == Sort::ExpiringSoon>{move || i18n::t(locale.get(), Text::SortExpiring)}</option>
+                            </select>
+                        </label>
+                        <label>
+                            <span class="tidings-sr-only">{move || i18n::t(locale.get(), Text::PriorityFilter)}</span>
+                            <select class="tidings-priority" on:change=move |ev| min_priority.set(Priority::parse(&event_target_value(&ev)))>
+                                <option value="">{move || i18n::t(locale.get(), Text::AnyPriority)}</option>
+                                {[Priority::Normal, Priority::High, Priority::Urgent].into_iter().map(|p| {
+                                    let value = match p { Priority::Low => "low", Priority::Normal => "normal", Priority::High => "high", Priority::Urgent => "urgent" };
+                                    view! { <option value=value>{move || i18n::priority(locale.get(), p)}</option> }
+                                }).collect_view()}
+                            </select>
+                        </label>
+                        <label class="tidings-check">
+                            <input type="checkbox" class="tidings-unread-only" prop:checked=move || unread_only.get()
+                                on:change=move |ev| unread_only.set(event_target_checked(&ev)) />
+                            {move || i18n::t(locale.get(), Text::UnreadOnly)}
+                        </label>
+                        <label class="tidings-check">
+                            <input type="checkbox" class="tidings-archived-view" prop:checked=move || archived.get()
+                                on:change=move |ev| archived.set(event_target_checked(&ev)) />
+                            {move || i18n::t(locale.get(), Text::ShowArchived)}
+                        </label>
+                        <button type="button" class="tidings-mark-all" on:click=move |_| center.mark_all_read()>
+                            {move || i18n::t(locale.get(), Text::MarkAllRead)}
+                        </button>
+                    </div>
+                    <ul class="tidings-list" role="list">
+                        <For
+                            each=visible
+                            key=|n| (n.id.clone(), n.seq, n.state)
+                            children=move |n| view! { <Item center=center notification=n /> }
+                        />
+                    </ul>
+                    <Show when=move || listed.with(|(items, _)| items.is_empty())>
+                        <p class="tidings-empty">{move || i18n::t(locale.get(), Text::Empty)}</p>
+                    </Show>
+                    <Show when=has_more>
+                        <button type="button" class="tidings-more" on:click=move |_| load_more()>
+                            {move || i18n::t(locale.get(), Text::LoadMore)}
+                        </button>
+                    </Show>
                 </Show>
             </div>
         </Show>

@@ -1,0 +1,37 @@
+//! Urgent items as dismissable toasts, in a `role="alert"` region.
+
+use leptos::prelude::*;
+
+use crate::center::Center;
+use crate::i18n::{self, Text};
+
+/// The alert region with one toast per urgent item not yet dismissed.
+#[component]
+pub fn Toasts(
+    /// The center's state.
+    center: Center,
+) -> impl IntoView {
+    let locale = center.locale;
+    view! {
+        <div class="tidings-toasts" role="alert">
+            <For
+                each=move || center.toasts.get()
+                key=|n| (n.id.clone(), n.seq)
+                children=move |n| {
+                    let id = n.id.clone();
+                    let title = n.title.clone();
+                    let body = n.body.clone();
+                    view! {
+                        <div class="tidings-toast" data-id=n.id.clone()>
+                            <strong class="tidings-toast-title">{move || title.get(locale.get()).to_owned()}</strong>
+                            <p class="tidings-toast-body">{move || body.get(locale.get()).to_owned()}</p>
+                            <button type="button" class="tidings-toast-dismiss" on:click=move |_| center.dismiss_toast(&id)>
+                                {move || i18n::t(locale.get(), Text::Dismiss)}
+                            </button>
+                        </div>
+                    }
+                }
+            />
+        </div>
+    }
+}
