@@ -47,6 +47,8 @@ pub struct Edge {
     /// Its persist folder.
     pub persist: PathBuf,
     owns_persist: bool,
+    /// wrangler's output.
+    log: PathBuf,
     /// HTTP client.
     pub http: reqwest::Client,
 }
@@ -69,21 +71,25 @@ impl Edge {
     pub async fn start_on(persist: &Path) -> Edge {
         let port = free_port();
         let root = root();
+        let log_path = persist.join(format!("wrangler-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("wrangler log file");
         let cargo_bin = std::env::var("HOME").map(|h| format!("{h}/.cargo/bin")).unwrap_or_default();
         let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
         cmd.current_dir(root.join("crates/edge"))
             .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", "0"])
             .arg("--persist-to")
             .arg(persist)
-            .args(["--show-interactive-dev-session=false", "--log-level", "error"])
+            .args(["--show-interactive-dev-session=false", "--log-level", "warn"])
             .env("TIDINGS_PREBUILT", "1")
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("PATH", format!("{}:{cargo_bin}:{}", root.join("node_modules/.bin").display(), std::env::var("PATH").unwrap_or_default()))
             .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
             .process_group(0);
         let child = cmd.spawn().expect("wrangler dev starts; run `cargo xtask test` so tools are installed");
-        let edge = Edge { child: Some(child), port, persist: persist.to_path_buf(), owns_persist: false, http: reqwest::Client::new() };
+        let edge = Edge { child: Some(child), port, persist: persist.to_path_buf(), owns_persist: false, http: reqwest::Client::new(), log: log_path };
         edge.wait_healthy().await;
         edge
     }
@@ -99,9 +105,12 @@ impl Edge {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        let output = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = output.lines().rev().take(30).collect();
         panic!(
-            "wrangler dev did not become healthy on port {} within 90 s ({last}); is the worker built? run `cargo xtask test`",
-            self.port
+            "wrangler dev did not become healthy on port {} within 90 s ({last}); is the worker built? run `cargo xtask test`\nwrangler output (last lines):\n{}",
+            self.port,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
 

@@ -104,7 +104,8 @@ pub(crate) fn cargo_bin() -> PathBuf {
 fn installed_version(bin: &str) -> Option<String> {
     let out = Command::new(cargo_bin().join(bin)).arg("--version").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    text.split_whitespace().nth(1).map(|v| v.trim_start_matches('v').to_owned())
+    // `wasm-pack 0.15.1`, `trunk 0.21.14`, or just `0.8.7` (worker-build).
+    text.split_whitespace().last().map(|v| v.trim_start_matches('v').to_owned())
 }
 
 fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Res {

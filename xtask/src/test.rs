@@ -21,7 +21,7 @@ pub(crate) fn run(args: &[String]) -> Res {
     let only = match args {
         [] => None,
         [flag, which] if flag == "--only" => Some(which.as_str()),
-        _ => return Err("usage: cargo xtask test [--only native|wasm|web|e2e]".into()),
+        _ => return Err("usage: cargo xtask test [--only native|wasm|web|e2e|browser]".into()),
     };
     install::all(Need::everything())?;
     let root = root();
@@ -42,10 +42,11 @@ pub(crate) fn run(args: &[String]) -> Res {
     suites.push(Suite { name: "web", cmd: web });
 
     let mut e2e = Command::new("sh");
-    e2e.args(["-c", "cd crates/edge && sh ./build.sh && cd ../.. && TIDINGS_PREBUILT=1 cargo test -p tidings-e2e -- --test-threads 2"]);
+    e2e.args(["-c", "cd crates/edge && sh ./build.sh && cd ../.. && TIDINGS_PREBUILT=1 cargo test -p tidings-e2e -- --test-threads 1"]);
     suites.push(Suite { name: "e2e", cmd: e2e });
 
     let mut summary = Vec::new();
+    let browser = only.is_none() || only == Some("browser");
     let mut failed = false;
     for mut suite in suites.into_iter().filter(|s| only.is_none_or(|o| o == s.name)) {
         step(&format!("suite {}", suite.name));
@@ -60,6 +61,19 @@ pub(crate) fn run(args: &[String]) -> Res {
             started.elapsed().as_secs_f64()
         ));
     }
+    if browser {
+        step("suite browser (real workerd + Trunk + headless Chromium)");
+        let started = Instant::now();
+        let ok = match browser_suite() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("browser suite: {e}");
+                false
+            }
+        };
+        failed |= !ok;
+        summary.push(format!("{:<7} {}  ({:.0} s)", "browser", if ok { "ok" } else { "FAILED" }, started.elapsed().as_secs_f64()));
+    }
     eprintln!("\nsummary:");
     for line in &summary {
         eprintln!("  {line}");
@@ -69,4 +83,41 @@ pub(crate) fn run(args: &[String]) -> Res {
     } else {
         Ok(())
     }
+}
+
+/// Starts an edge and the storefront on free ports with a fresh persist
+/// folder, runs the Playwright scripts in `tests/browser/`, stops both.
+fn browser_suite() -> Res {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("no free port: {e}"))
+    };
+    let (port_edge, port_web) = (free()?, free()?);
+    let persist = std::env::temp_dir().join(format!("tidings-browser-{}", std::process::id()));
+    let group = crate::procs::Group::default();
+    let result = crate::dev::start_stack(&group, port_edge, Some(port_web), &persist).and_then(|()| {
+        let mut scripts: Vec<_> = std::fs::read_dir(root().join("tests/browser"))
+            .map_err(|e| format!("cannot list tests/browser: {e}"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "mjs"))
+            .collect();
+        scripts.sort();
+        for script in scripts {
+            step(&format!("browser: {}", script.display()));
+            crate::procs::run(
+                &format!("node {}", script.display()),
+                Command::new("node")
+                    .arg(&script)
+                    .arg(format!("http://127.0.0.1:{port_web}"))
+                    .arg(format!("http://127.0.0.1:{port_edge}"))
+                    .current_dir(root()),
+            )?;
+        }
+        Ok(())
+    });
+    group.stop_all();
+    let _ = std::fs::remove_dir_all(&persist);
+    result
 }
