@@ -1,0 +1,383 @@
+//! Component tests of the notification center in headless Chromium: mount
+//! into a scratch `<div>`, feed frames through `Center::on_frame`, click
+//! through web-sys and assert the DOM.
+#![cfg(target_arch = "wasm32")]
+
+use leptos::prelude::*;
+use tidings_core::notification::{Category, Locale, Localized, Notification, Priority, ReadState};
+use tidings_core::protocol::ServerFrame;
+use tidings_web::center::{now_ms, Center, TabChange};
+use tidings_web::components::NotificationCenter;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn note(id: &str, seq: u64, title: &str) -> Notification {
+    Notification {
+        id: id.into(),
+        seq,
+        kind: "order.shipped".into(),
+        category: Category::Order,
+        priority: Priority::Normal,
+        title: Localized { en: title.into(), zh: String::new() },
+        body: Localized::default(),
+        link: None,
+        created_at: now_ms() - 150_000 - (seq as i64),
+        expires_at: None,
+        collapse_key: None,
+        state: ReadState::Unread,
+        ingested_at: 0,
+    }
+}
+
+struct Mounted {
+    center: Center,
+    root: web_sys::HtmlElement,
+    _handle: Box<dyn std::any::Any>,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        self.root.remove();
+    }
+}
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+fn mount(locale: Locale) -> Mounted {
+    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let center = Center::new(locale);
+    let handle = leptos::mount::mount_to(root.clone(), move || view! { <NotificationCenter center=center /> });
+    Mounted { center, root, _handle: Box::new(handle) }
+}
+
+async fn settle() {
+    for _ in 0..3 {
+        leptos::task::tick().await;
+    }
+    gloo_timers::future::TimeoutFuture::new(0).await;
+    leptos::task::tick().await;
+}
+
+impl Mounted {
+    fn q(&self, sel: &str) -> Option<web_sys::HtmlElement> {
+        self.root.query_selector(sel).unwrap().map(|e| e.unchecked_into())
+    }
+    fn all(&self, sel: &str) -> Vec<web_sys::HtmlElement> {
+        let list = self.root.query_selector_all(sel).unwrap();
+        (0..list.length()).map(|i| list.item(i).unwrap().unchecked_into()).collect()
+    }
+    fn titles(&self) -> Vec<String> {
+        self.all(".tidings-item .tidings-title").iter().map(|e| e.text_content().unwrap_or_default()).collect()
+    }
+    fn feed(&self, n: Notification) {
+        self.center.on_frame(ServerFrame::Notify { notification: n });
+    }
+    async fn open(&self) {
+        self.q("button.tidings-bell").unwrap().click();
+        settle().await;
+    }
+    async fn input(&self, sel: &str, value: &str) {
+        let input: web_sys::HtmlInputElement = self.q(sel).unwrap().unchecked_into();
+        input.set_value(value);
+        let init = web_sys::EventInit::new();
+        init.set_bubbles(true);
+        input.dispatch_event(&web_sys::Event::new_with_event_init_dict("input", &init).unwrap()).unwrap();
+        settle().await;
+    }
+    async fn select(&self, sel: &str, value: &str) {
+        let select: web_sys::HtmlSelectElement = self.q(sel).unwrap().unchecked_into();
+        select.set_value(value);
+        let init = web_sys::EventInit::new();
+        init.set_bubbles(true);
+        select.dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap()).unwrap();
+        settle().await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn badge_counts_and_caps_at_99() {
+    let m = mount(Locale::En);
+    settle().await;
+    assert!(m.q(".tidings-badge").is_none());
+    m.feed(note("e:1", 1, "One"));
+    settle().await;
+    let bell = m.q("button.tidings-bell").unwrap();
+    assert!(bell.get_attribute("aria-label").unwrap().contains("1 unread"));
+    assert_eq!(m.q(".tidings-badge").unwrap().text_content().unwrap(), "1");
+    m.center.upsert((2..=120).map(|i| note(&format!("e:{i}"), i, &format!("N{i}"))).collect());
+    settle().await;
+    assert_eq!(m.q(".tidings-badge").unwrap().text_content().unwrap(), "99+");
+    assert!(bell.get_attribute("aria-label").unwrap().contains("120 unread"));
+    // Mark all read clears the badge.
+    m.open().await;
+    m.q(".tidings-mark-all").unwrap().click();
+    settle().await;
+    assert!(m.q(".tidings-badge").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn category_tab_filters_the_list() {
+    let m = mount(Locale::En);
+    m.feed(note("e:1", 1, "Order shipped"));
+    let mut pay = note("e:2", 2, "Payment failed");
+    pay.category = Category::Payment;
+    m.feed(pay);
+    let mut sec = note("e:3", 3, "New sign-in");
+    sec.category = Category::Security;
+    m.feed(sec);
+    m.open().await;
+    assert_eq!(m.titles().len(), 3);
+    m.q(".tidings-tab[data-tab=payment]").unwrap().click();
+    settle().await;
+    assert_eq!(m.titles(), vec!["Payment failed"]);
+    assert_eq!(m.q(".tidings-tab[data-tab=payment]").unwrap().get_attribute("aria-selected").as_deref(), Some("true"));
+    // The Account tab shows account and security.
+    m.q(".tidings-tab[data-tab=account]").unwrap().click();
+    settle().await;
+    assert_eq!(m.titles(), vec!["New sign-in"]);
+    m.q(".tidings-tab[data-tab=all]").unwrap().click();
+    settle().await;
+    assert_eq!(m.titles().len(), 3);
+}
+
+#[wasm_bindgen_test]
+async fn search_filters_including_chinese() {
+    let m = mount(Locale::En);
+    let mut a = note("e:1", 1, "Your order has shipped");
+    a.title.zh = "您的订单已发货".into();
+    m.feed(a);
+    let mut b = note("e:2", 2, "Price drop on Wool throw");
+    b.title.zh = "羊毛毯降价".into();
+    m.feed(b);
+    m.open().await;
+    assert_eq!(m.titles().len(), 2);
+    m.input(".tidings-search", "WOOL").await;
+    assert_eq!(m.titles(), vec!["Price drop on Wool throw"]);
+    m.input(".tidings-search", "发货").await;
+    assert_eq!(m.titles(), vec!["Your order has shipped"]);
+    m.input(".tidings-search", "").await;
+    assert_eq!(m.titles().len(), 2);
+    // The search box has an accessible name.
+    let label = m.q("label.tidings-search-label").unwrap().text_content().unwrap();
+    assert!(label.contains("Search"));
+}
+
+#[wasm_bindgen_test]
+async fn sort_changes_order() {
+    let m = mount(Locale::En);
+    let mut low = note("e:1", 1, "Low");
+    low.priority = Priority::Low;
+    low.created_at = now_ms() - 1000;
+    let mut urgent = note("e:2", 2, "Urgent");
+    urgent.priority = Priority::Urgent;
+    urgent.created_at = now_ms() - 5000;
+    m.feed(low);
+    m.feed(urgent);
+    m.open().await;
+    assert_eq!(m.titles(), vec!["Low", "Urgent"]);
+    m.select(".tidings-sort", "priority").await;
+    assert_eq!(m.titles(), vec!["Urgent", "Low"]);
+    m.select(".tidings-sort", "newest").await;
+    assert_eq!(m.titles(), vec!["Low", "Urgent"]);
+    // Priority filter.
+    m.select(".tidings-priority", "urgent").await;
+    assert_eq!(m.titles(), vec!["Urgent"]);
+}
+
+#[wasm_bindgen_test]
+async fn collapse_key_updates_in_place() {
+    let m = mount(Locale::En);
+    m.feed(note("c:order:1001", 4, "Order shipped"));
+    m.feed(note("e:other", 5, "Other"));
+    m.open().await;
+    assert_eq!(m.all(".tidings-item[data-id='c:order:1001']").len(), 1);
+    m.feed(note("c:order:1001", 9, "Order delivered"));
+    settle().await;
+    let items = m.all(".tidings-item[data-id='c:order:1001']");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].get_attribute("data-seq").as_deref(), Some("9"));
+    assert!(items[0].text_content().unwrap().contains("Order delivered"));
+    assert!(!m.root.text_content().unwrap().contains("Order shipped"));
+    // A late, older seq does not bring the old text back.
+    m.feed(note("c:order:1001", 6, "Order shipped"));
+    settle().await;
+    assert!(!m.root.text_content().unwrap().contains("Order shipped"));
+    assert_eq!(m.titles().len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn markup_in_text_renders_as_text() {
+    let m = mount(Locale::En);
+    let mut n = note("e:x", 1, "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\">");
+    n.body.en = "<b>bold</b>".into();
+    n.link = Some("javascript:alert(1)".into());
+    m.feed(n);
+    m.open().await;
+    assert_eq!(m.titles(), vec!["<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\">"]);
+    let item = m.q(".tidings-item").unwrap();
+    assert!(item.query_selector("script").unwrap().is_none());
+    assert!(item.query_selector("img").unwrap().is_none());
+    assert!(item.query_selector("b").unwrap().is_none());
+    // Unsafe link: no anchor at all.
+    assert!(item.query_selector("a").unwrap().is_none());
+    gloo_timers::future::TimeoutFuture::new(20).await;
+    let pwned = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__pwned".into()).unwrap();
+    assert!(pwned.is_undefined());
+}
+
+#[wasm_bindgen_test]
+async fn dialog_focus_and_escape() {
+    let m = mount(Locale::En);
+    m.open().await;
+    let panel = m.q("[role=dialog]").expect("dialog open");
+    assert_eq!(panel.get_attribute("aria-labelledby").as_deref(), Some("tidings-heading"));
+    assert!(m.q("#tidings-heading").is_some());
+    // Focus moved into the dialog.
+    let active = document().active_element().unwrap();
+    assert!(panel.contains(Some(&active)), "focus is inside the dialog");
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Escape");
+    init.set_bubbles(true);
+    active.dispatch_event(&web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap()).unwrap();
+    settle().await;
+    assert!(m.q("[role=dialog]").is_none(), "Escape closes the dialog");
+    let bell = m.q("button.tidings-bell").unwrap();
+    assert_eq!(document().active_element().unwrap(), bell.unchecked_into::<web_sys::Element>());
+    assert_eq!(m.q("button.tidings-bell").unwrap().get_attribute("aria-expanded").as_deref(), Some("false"));
+}
+
+#[wasm_bindgen_test]
+async fn item_actions_relative_time_and_chinese_ui() {
+    let m = mount(Locale::Zh);
+    m.feed(note("e:1", 1, "Shipped"));
+    m.open().await;
+    assert!(m.q(".tidings-time").unwrap().text_content().unwrap().contains("2 分钟前"));
+    assert_eq!(m.q("#tidings-heading").unwrap().text_content().unwrap(), "通知");
+    // Switch to English.
+    m.select(".tidings-lang", "en").await;
+    assert!(m.q(".tidings-time").unwrap().text_content().unwrap().contains("2 min ago"));
+    // Toggle read, then archive; archived view shows it.
+    m.q(".tidings-toggle").unwrap().click();
+    settle().await;
+    assert!(!m.q(".tidings-item").unwrap().class_name().contains("unread"));
+    m.q(".tidings-archive").unwrap().click();
+    settle().await;
+    assert!(m.titles().is_empty());
+    let archived = m.q(".tidings-archived-view").unwrap();
+    archived.click();
+    settle().await;
+    assert_eq!(m.titles(), vec!["Shipped"]);
+}
+
+#[wasm_bindgen_test]
+async fn load_more_pages_through_cursor() {
+    let m = mount(Locale::En);
+    m.center.upsert((1..=45).map(|i| note(&format!("e:{i}"), i, &format!("N{i}"))).collect());
+    m.open().await;
+    assert_eq!(m.titles().len(), tidings_web::components::PAGE_SIZE);
+    m.q(".tidings-more").unwrap().click();
+    settle().await;
+    assert_eq!(m.titles().len(), 40);
+    m.q(".tidings-more").unwrap().click();
+    settle().await;
+    assert_eq!(m.titles().len(), 45);
+    assert!(m.q(".tidings-more").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn urgent_item_raises_dismissable_toast_when_live() {
+    let m = mount(Locale::En);
+    m.center.on_frame(ServerFrame::Synced { head: 0 });
+    let mut n = note("e:u", 1, "Payment failed");
+    n.priority = Priority::Urgent;
+    m.feed(n);
+    settle().await;
+    let region = m.q("[role=alert]").unwrap();
+    assert!(region.text_content().unwrap().contains("Payment failed"));
+    assert!(m.q("[aria-live=polite]").unwrap().text_content().unwrap().contains("Payment failed"));
+    m.q(".tidings-toast-dismiss").unwrap().click();
+    settle().await;
+    assert!(m.q(".tidings-toast").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn changes_from_other_tabs_apply_within_200ms() {
+    let user = format!("tabs-{}", (js_sys::Math::random() * 1e9) as u64);
+    let a = mount(Locale::En);
+    let b = mount(Locale::En);
+    a.center.join_tabs(&user);
+    b.center.join_tabs(&user);
+    for m in [&a, &b] {
+        m.feed(note("e:1", 1, "One"));
+    }
+    settle().await;
+    a.center.mark(vec!["e:1".into()], ReadState::Read);
+    gloo_timers::future::TimeoutFuture::new(200).await;
+    settle().await;
+    assert_eq!(b.center.inbox.with_untracked(|i| i.unread()), 0);
+    assert!(b.q("button.tidings-bell").unwrap().get_attribute("aria-label").unwrap().contains("0 unread"));
+    // Applying directly works too.
+    b.center.apply_from_tab(TabChange { ids: vec!["e:1".into()], state: ReadState::Archived });
+    assert_eq!(b.center.inbox.with_untracked(|i| i.get("e:1").unwrap().state), ReadState::Archived);
+}
+
+#[wasm_bindgen_test]
+async fn prefs_sheet_sends_prefs_and_applies_server_prefs() {
+    let m = mount(Locale::En);
+    let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
+    m.center.set_sender(Some(tx));
+    m.open().await;
+    m.q(".tidings-prefs-open").unwrap().click();
+    settle().await;
+    let sec: web_sys::HtmlInputElement = m.q(".tidings-pref-category[data-category=security]").unwrap().unchecked_into();
+    assert!(sec.disabled() && sec.checked());
+    m.q(".tidings-pref-category[data-category=promo]").unwrap().click();
+    m.q(".tidings-quiet-on").unwrap().click();
+    settle().await;
+    m.input(".tidings-quiet-start", "21:30").await;
+    m.q(".tidings-prefs-save").unwrap().click();
+    settle().await;
+    let sent = rx.try_next().unwrap().unwrap();
+    let frame: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(frame["type"], "prefs");
+    assert_eq!(frame["prefs"]["muted"], serde_json::json!(["promo"]));
+    assert_eq!(frame["prefs"]["quiet_hours"]["start_minute"], 21 * 60 + 30);
+    // The edge's prefs (e.g. from another device) switch the language.
+    let mut prefs = tidings_core::prefs::Preferences::default();
+    prefs.locale = Locale::Zh;
+    m.center.on_frame(ServerFrame::Prefs { prefs });
+    settle().await;
+    assert_eq!(m.q("#tidings-heading").unwrap().text_content().unwrap(), "通知");
+}
+
+#[wasm_bindgen_test]
+async fn watch_buttons_toggle_and_reflect_topics() {
+    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let center = Center::new(Locale::En);
+    let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
+    center.set_sender(Some(tx));
+    let _h = leptos::mount::mount_to(root.clone(), move || {
+        view! { <tidings_web::components::WatchButtons center=center sku="sku-mug".to_string() /> }
+    });
+    settle().await;
+    let stock: web_sys::HtmlElement = root.query_selector(".tidings-watch-stock").unwrap().unwrap().unchecked_into();
+    assert_eq!(stock.get_attribute("aria-pressed").as_deref(), Some("false"));
+    stock.click();
+    settle().await;
+    assert_eq!(rx.try_next().unwrap().unwrap(), r#"{"type":"watch","topic":"stock:sku-mug"}"#);
+    assert_eq!(stock.get_attribute("aria-pressed").as_deref(), Some("true"));
+    stock.click();
+    settle().await;
+    assert_eq!(rx.try_next().unwrap().unwrap(), r#"{"type":"unwatch","topic":"stock:sku-mug"}"#);
+    center.on_frame(ServerFrame::Topics { topics: vec!["price:sku-mug".into()] });
+    settle().await;
+    let price = root.query_selector(".tidings-watch-price").unwrap().unwrap();
+    assert_eq!(price.get_attribute("aria-pressed").as_deref(), Some("true"));
+    root.remove();
+}
