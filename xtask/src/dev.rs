@@ -74,41 +74,58 @@ pub(crate) fn run(args: &[String]) -> Res {
     result
 }
 
-fn start(o: &Options, group: &Group) -> Res {
+/// Starts the edge (and unless `edge_only`, the storefront) in `group`; returns once they listen.
+pub(crate) fn start_stack(group: &Group, port_edge: u16, port_web: Option<u16>, persist: &std::path::Path) -> Res {
     let root = root();
-    let persist = root.join(".tidings/state");
-    std::fs::create_dir_all(&persist).map_err(|e| format!("cannot create {}: {e}", persist.display()))?;
-    step(&format!("starting the edge in workerd on http://127.0.0.1:{} (first build takes 1–2 minutes)", o.port_edge));
-    group.spawn("wrangler dev", wrangler_dev(o.port_edge, &persist))?;
-    if !wait_for_port(o.port_edge, Duration::from_secs(900), group) {
+    std::fs::create_dir_all(persist).map_err(|e| format!("cannot create {}: {e}", persist.display()))?;
+    step(&format!("starting the edge in workerd on http://127.0.0.1:{port_edge} (first build takes 1–2 minutes)"));
+    group.spawn("wrangler dev", wrangler_dev(port_edge, persist))?;
+    if !wait_for_port(port_edge, Duration::from_secs(900), group) {
         return Err("the edge did not start; read the wrangler output above".into());
     }
-    step(&format!("edge ready: http://127.0.0.1:{}/v1/health", o.port_edge));
-    if !o.edge_only {
-        step(&format!("starting the storefront on http://127.0.0.1:{} (Trunk; first build takes 1–2 minutes)", o.port_web));
-        let mut trunk = Command::new(install::cargo_bin().join("trunk"));
-        trunk
-            .current_dir(&root)
-            .args(["serve", "--address", "127.0.0.1", "--port", &o.port_web.to_string()])
-            .env("PATH", tool_path());
-        if o.port_edge != 8787 {
-            // Trunk.toml proxies `/v1` to 8787: write a copy pointing at the chosen port.
-            let config = std::fs::read_to_string(root.join("Trunk.toml")).map_err(|e| format!("cannot read Trunk.toml: {e}"))?;
-            let custom = root.join(".tidings/Trunk.dev.toml");
-            let config = config
-                .replace("127.0.0.1:8787", &format!("127.0.0.1:{}", o.port_edge))
-                .replace("target = \"www/index.html\"", &format!("target = \"{}\"", root.join("www/index.html").display()))
-                .replace("dist = \"dist\"", &format!("dist = \"{}\"", root.join("dist").display()));
-            std::fs::write(&custom, config).map_err(|e| format!("cannot write {}: {e}", custom.display()))?;
-            trunk.arg("--config").arg(&custom);
-        }
-        group.spawn("trunk serve", trunk)?;
-        if wait_for_port(o.port_web, Duration::from_secs(900), group) {
-            step(&format!("storefront ready: http://127.0.0.1:{}/", o.port_web));
-        }
+    step(&format!("edge ready: http://127.0.0.1:{port_edge}/v1/health"));
+    let Some(port_web) = port_web else { return Ok(()) };
+    step(&format!("starting the storefront on http://127.0.0.1:{port_web} (Trunk; first build takes 1–2 minutes)"));
+    let mut trunk = Command::new(install::cargo_bin().join("trunk"));
+    trunk
+        .current_dir(&root)
+        .args(["serve", "--address", "127.0.0.1", "--port", &port_web.to_string()])
+        .env("PATH", tool_path());
+    if port_edge != 8787 {
+        // Trunk.toml proxies `/v1` to 8787: write a copy pointing at the chosen port.
+        let config = std::fs::read_to_string(root.join("Trunk.toml")).map_err(|e| format!("cannot read Trunk.toml: {e}"))?;
+        let custom = persist.join(format!("Trunk.{port_edge}.toml"));
+        // Paths in a Trunk config are relative to the file: make them absolute.
+        let abs = |p: &str| format!("\"{}\"", root.join(p).display());
+        let config = config
+            .replace("127.0.0.1:8787", &format!("127.0.0.1:{port_edge}"))
+            .replace("\"www/index.html\"", &abs("www/index.html"))
+            .replace("\"dist\"", &abs("dist"))
+            .replace("\"www\"", &abs("www"))
+            .replace("\"crates/web/src\"", &abs("crates/web/src"))
+            .replace("\"crates/core/src\"", &abs("crates/core/src"))
+            .replace("\"crates/core/rules\"", &abs("crates/core/rules"));
+        std::fs::write(&custom, config).map_err(|e| format!("cannot write {}: {e}", custom.display()))?;
+        trunk.arg("--config").arg(&custom);
     }
-    if o.sim && !o.edge_only {
-        step("the store simulator is not part of this build yet; send events with `cargo xtask send examples/order-shipped.json`");
+    group.spawn("trunk serve", trunk)?;
+    if !wait_for_port(port_web, Duration::from_secs(900), group) {
+        return Err("the storefront did not start; read the Trunk output above".into());
+    }
+    step(&format!("storefront ready: http://127.0.0.1:{port_web}/"));
+    Ok(())
+}
+
+fn start(o: &Options, group: &Group) -> Res {
+    let persist = root().join(".tidings/state");
+    start_stack(group, o.port_edge, (!o.edge_only).then_some(o.port_web), &persist)?;
+    if o.sim {
+        step("starting the store simulator (tidings-sim; `--no-sim` to skip)");
+        let mut sim = Command::new("cargo");
+        sim.current_dir(root())
+            .args(["run", "--release", "-p", "tidings-sim", "--", "simulate", "--edge"])
+            .arg(format!("http://127.0.0.1:{}", o.port_edge));
+        group.spawn("simulator", sim)?;
     }
     step("running; press Ctrl-C to stop everything");
     match group.wait() {
