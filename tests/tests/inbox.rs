@@ -104,7 +104,7 @@ async fn scheduled_reminders_are_released_by_the_alarm_or_cancelled() {
     ]))
     .await;
     let mut got = Vec::new();
-    while let Some(frame) = socket.next_within(Duration::from_secs(8)).await {
+    while let Some(frame) = socket.next_within(Duration::from_secs(15)).await {
         if let ServerFrame::Notify { notification } = frame {
             got.push((notification.kind.clone(), notification.collapse_key.clone()));
             if got.len() == 2 {
