@@ -179,7 +179,7 @@ impl Center {
                 let urgent = notification.priority == Priority::Urgent && notification.state == ReadState::Unread;
                 self.upsert(vec![notification.clone()]);
                 if live {
-                    self.announcement.set(title);
+                    self.announcement.set(format!("{}: {title}", crate::i18n::t(locale, crate::i18n::Text::NewNotification)));
                     if urgent && !notification.is_expired(now_ms()) {
                         let n = notification.clone();
                         self.toasts.update(|t| {

@@ -6,10 +6,12 @@
 //! (WebSocket, IndexedDB, the DOM).
 //!
 //! # Layout
-//! - [`center`]: the reactive state of one center (items, status, panel) and how frames change it.
+//! - [`center`]: the reactive state of one center (a core `Inbox`, status, prefs, topics,
+//!   toasts) and how frames and other tabs (BroadcastChannel) change it.
 //! - [`connection`]: the WebSocket loop: connect, `hello {after}`, reconnect with backoff.
 //! - [`store`]: IndexedDB history, so a reload renders before the network answers.
-//! - [`components`]: the bell, the panel and one item.
+//! - [`components`]: the bell, the panel (tabs, filters, search, sort, paging), one item,
+//!   the preferences sheet, urgent toasts and storefront watch buttons.
 //! - [`i18n`]: every UI string in English and Chinese.
 //! - [`embed`]: `mount(element, options)` for any storefront page, and the demo boot.
 #![warn(missing_docs)]

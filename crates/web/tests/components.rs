@@ -381,3 +381,28 @@ async fn watch_buttons_toggle_and_reflect_topics() {
     assert_eq!(price.get_attribute("aria-pressed").as_deref(), Some("true"));
     root.remove();
 }
+
+#[wasm_bindgen_test]
+async fn tabs_are_keyboard_usable() {
+    let m = mount(Locale::En);
+    let mut pay = note("e:2", 2, "Payment failed");
+    pay.category = Category::Payment;
+    m.feed(note("e:1", 1, "Order shipped"));
+    m.feed(pay);
+    m.open().await;
+    let all = m.q(".tidings-tab[data-tab=all]").unwrap();
+    assert_eq!(all.get_attribute("tabindex").as_deref(), Some("0"));
+    all.focus().unwrap();
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("ArrowRight");
+    init.set_bubbles(true);
+    for _ in 0..2 {
+        document().active_element().unwrap()
+            .dispatch_event(&web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap()).unwrap();
+        settle().await;
+    }
+    let pay_tab = m.q(".tidings-tab[data-tab=payment]").unwrap();
+    assert_eq!(pay_tab.get_attribute("aria-selected").as_deref(), Some("true"));
+    assert_eq!(document().active_element().unwrap(), pay_tab.unchecked_into::<web_sys::Element>());
+    assert_eq!(m.titles(), vec!["Payment failed"]);
+}

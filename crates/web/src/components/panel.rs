@@ -3,6 +3,7 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 use tidings_core::inbox::{Query, Sort, StateFilter};
 use tidings_core::notification::{Category, Locale, Notification, Priority};
 
@@ -176,7 +177,25 @@ pub fn Panel(
                     <PrefsSheet center=center on_done=Callback::new(move |_| show_prefs.set(false)) />
                 </Show>
                 <Show when=move || !show_prefs.get()>
-                    <div class="tidings-tabs" role="tablist" aria-label=move || i18n::t(locale.get(), Text::Categories)>
+                    <div class="tidings-tabs" role="tablist" aria-label=move || i18n::t(locale.get(), Text::Categories)
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                            let n = tabs().len();
+                            let next = match ev.key().as_str() {
+                                "ArrowRight" => (tab.get_untracked() + 1) % n,
+                                "ArrowLeft" => (tab.get_untracked() + n - 1) % n,
+                                "Home" => 0,
+                                "End" => n - 1,
+                                _ => return,
+                            };
+                            ev.prevent_default();
+                            tab.set(next);
+                            if let Some(list) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+                                if let Some(b) = list.children().item(next as u32).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+                                    let _ = b.focus();
+                                }
+                            }
+                        }
+                    >
                         {tabs().into_iter().enumerate().map(|(i, (label, cats))| {
                             let cats2 = cats;
                             let unread = Memo::new(move |_| center.inbox.with(|inbox| {
@@ -187,6 +206,7 @@ pub fn Panel(
                                 <button type="button" role="tab" class="tidings-tab"
                                     data-tab=label.map(|c| c.as_str()).unwrap_or("all")
                                     aria-selected=move || (tab.get() == i).to_string()
+                                    tabindex=move || if tab.get() == i { "0" } else { "-1" }
                                     on:click=move |_| tab.set(i)
                                 >
                                     {move || tab_label(locale.get(), label)}
