@@ -342,14 +342,13 @@ async fn prefs_sheet_sends_prefs_and_applies_server_prefs() {
     m.input(".tidings-quiet-start", "21:30").await;
     m.q(".tidings-prefs-save").unwrap().click();
     settle().await;
-    let sent = rx.try_next().unwrap().unwrap();
+    let sent = rx.try_recv().unwrap();
     let frame: serde_json::Value = serde_json::from_str(&sent).unwrap();
     assert_eq!(frame["type"], "prefs");
     assert_eq!(frame["prefs"]["muted"], serde_json::json!(["promo"]));
     assert_eq!(frame["prefs"]["quiet_hours"]["start_minute"], 21 * 60 + 30);
     // The edge's prefs (e.g. from another device) switch the language.
-    let mut prefs = tidings_core::prefs::Preferences::default();
-    prefs.locale = Locale::Zh;
+    let prefs = tidings_core::prefs::Preferences { locale: Locale::Zh, ..Default::default() };
     m.center.on_frame(ServerFrame::Prefs { prefs });
     settle().await;
     assert_eq!(m.q("#tidings-heading").unwrap().text_content().unwrap(), "通知");
@@ -370,11 +369,11 @@ async fn watch_buttons_toggle_and_reflect_topics() {
     assert_eq!(stock.get_attribute("aria-pressed").as_deref(), Some("false"));
     stock.click();
     settle().await;
-    assert_eq!(rx.try_next().unwrap().unwrap(), r#"{"type":"watch","topic":"stock:sku-mug"}"#);
+    assert_eq!(rx.try_recv().unwrap(), r#"{"type":"watch","topic":"stock:sku-mug"}"#);
     assert_eq!(stock.get_attribute("aria-pressed").as_deref(), Some("true"));
     stock.click();
     settle().await;
-    assert_eq!(rx.try_next().unwrap().unwrap(), r#"{"type":"unwatch","topic":"stock:sku-mug"}"#);
+    assert_eq!(rx.try_recv().unwrap(), r#"{"type":"unwatch","topic":"stock:sku-mug"}"#);
     center.on_frame(ServerFrame::Topics { topics: vec!["price:sku-mug".into()] });
     settle().await;
     let price = root.query_selector(".tidings-watch-price").unwrap().unwrap();
