@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use tidings_core::rules::RuleSet;
 use tidings_core::signature::{sign_base64, sign_tidings};
 use tidings_core::webhooks::{decode, Platform, WebhookHeaders};
 use tidings_e2e::{now_secs, root, Edge, SHOPIFY_SECRET, STRIPE_SECRET, WOOCOMMERCE_SECRET};
@@ -13,34 +14,97 @@ use tidings_e2e::{now_secs, root, Edge, SHOPIFY_SECRET, STRIPE_SECRET, WOOCOMMER
 /// Posting order: orders before what refers to them (fulfillments, refunds).
 const SHOPIFY: &[(&str, &str)] = &[
     ("orders_create.rest_order_created.json", "orders/create"),
-    ("orders_create_pending.rest_order_created.json", "orders/create"),
+    (
+        "orders_create_pending.rest_order_created.json",
+        "orders/create",
+    ),
     ("orders_updated.rest_order_get.json", "orders/updated"),
-    ("orders_fulfilled.rest_order_created_fulfilled.json", "orders/fulfilled"),
-    ("orders_cancelled.rest_order_cancel.json", "orders/cancelled"),
-    ("fulfillments_create.rest_fulfillment_create_tracking.json", "fulfillments/create"),
-    ("fulfillments_create.rest_fulfillment_create_tracking_url.json", "fulfillments/create"),
-    ("fulfillments_update.rest_fulfillment_update_tracking.json", "fulfillments/update"),
-    ("fulfillments_update.rest_fulfillment_cancel.json", "fulfillments/update"),
-    ("fulfillment_events_create.rest_fulfillment_event_in_transit.json", "fulfillment_events/create"),
+    (
+        "orders_fulfilled.rest_order_created_fulfilled.json",
+        "orders/fulfilled",
+    ),
+    (
+        "orders_cancelled.rest_order_cancel.json",
+        "orders/cancelled",
+    ),
+    (
+        "fulfillments_create.rest_fulfillment_create_tracking.json",
+        "fulfillments/create",
+    ),
+    (
+        "fulfillments_create.rest_fulfillment_create_tracking_url.json",
+        "fulfillments/create",
+    ),
+    (
+        "fulfillments_update.rest_fulfillment_update_tracking.json",
+        "fulfillments/update",
+    ),
+    (
+        "fulfillments_update.rest_fulfillment_cancel.json",
+        "fulfillments/update",
+    ),
+    (
+        "fulfillment_events_create.rest_fulfillment_event_in_transit.json",
+        "fulfillment_events/create",
+    ),
     ("refunds_create.rest_refund_create.json", "refunds/create"),
-    ("inventory_levels_update.rest_inventory_level_set.json", "inventory_levels/update"),
-    ("products_update.rest_product_update_price.json", "products/update"),
-    ("products_update.rest_variant_update_price.json", "products/update"),
+    (
+        "inventory_levels_update.rest_inventory_level_set.json",
+        "inventory_levels/update",
+    ),
+    (
+        "products_update.rest_product_update_price.json",
+        "products/update",
+    ),
+    (
+        "products_update.rest_variant_update_price.json",
+        "products/update",
+    ),
 ];
 
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(root().join("fixtures").join(path)).expect("fixture exists")
 }
 
+/// A notification a fixture should produce: its shopper, its id (shared by
+/// items with one collapse key, so a later one replaces an earlier) and its type.
+type Expected = (String, String, String);
+
 /// Core's verdict for a delivery, with the same memory the edge keeps.
-fn expected(platform: Platform, topic: Option<&str>, id: Option<&str>, body: &[u8], memory: &mut HashMap<String, String>) -> (Vec<(String, Option<String>)>, Option<String>) {
-    let headers = WebhookHeaders { topic, delivery_id: id };
-    match decode(platform, &headers, body, &*memory, now_secs() * 1000) {
+fn expected(
+    platform: Platform,
+    topic: Option<&str>,
+    id: Option<&str>,
+    body: &[u8],
+    memory: &mut HashMap<String, String>,
+) -> (Vec<Expected>, Option<String>, usize) {
+    let headers = WebhookHeaders {
+        topic,
+        delivery_id: id,
+    };
+    let now = now_secs() * 1000;
+    let rules = RuleSet::default_rules();
+    match decode(platform, &headers, body, &*memory, now) {
         Ok(d) => {
             memory.extend(d.remember);
-            (d.events.into_iter().map(|e| (e.kind, e.user_id)).collect(), d.skipped.map(|s| s.code))
+            let events = d
+                .events
+                .iter()
+                .flat_map(|e| {
+                    let user = e.user_id.clone();
+                    rules
+                        .apply(e, now)
+                        .outcomes
+                        .into_iter()
+                        .filter_map(move |o| {
+                            let n = o.notification?;
+                            Some((user.clone()?, n.id, n.kind))
+                        })
+                })
+                .collect::<Vec<_>>();
+            (events, d.skipped.map(|s| s.code), d.events.len())
         }
-        Err(e) => (Vec::new(), Some(e.code)),
+        Err(e) => (Vec::new(), Some(e.code), 0),
     }
 }
 
@@ -48,38 +112,75 @@ fn expected(platform: Platform, topic: Option<&str>, id: Option<&str>, body: &[u
 async fn every_fixture_becomes_the_expected_notification() {
     let edge = Edge::start().await;
     let mut memory = HashMap::new();
-    let mut deliveries: Vec<(String, Option<String>)> = Vec::new();
+    let mut deliveries: Vec<Expected> = Vec::new();
     let mut cases: Vec<(Platform, String, Option<String>, Vec<(&str, String)>)> = Vec::new();
     for (i, (file, topic)) in SHOPIFY.iter().enumerate() {
         let body = fixture(&format!("shopify/{file}"));
         let headers = vec![
             ("X-Shopify-Topic", topic.to_string()),
             ("X-Shopify-Webhook-Id", format!("wh-{i}-{}", now_secs())),
-            ("X-Shopify-Hmac-Sha256", sign_base64(SHOPIFY_SECRET.as_bytes(), &body)),
+            (
+                "X-Shopify-Hmac-Sha256",
+                sign_base64(SHOPIFY_SECRET.as_bytes(), &body),
+            ),
         ];
-        cases.push((Platform::Shopify, format!("shopify/{file}"), Some(topic.to_string()), headers));
+        cases.push((
+            Platform::Shopify,
+            format!("shopify/{file}"),
+            Some(topic.to_string()),
+            headers,
+        ));
     }
-    for file in std::fs::read_dir(root().join("fixtures/stripe")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()) {
+    for file in std::fs::read_dir(root().join("fixtures/stripe"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+    {
         let body = fixture(&format!("stripe/{file}"));
         let t = now_secs();
-        let headers = vec![("Stripe-Signature", sign_tidings(STRIPE_SECRET.as_bytes(), t, &body))];
+        let headers = vec![(
+            "Stripe-Signature",
+            sign_tidings(STRIPE_SECRET.as_bytes(), t, &body),
+        )];
         cases.push((Platform::Stripe, format!("stripe/{file}"), None, headers));
     }
-    for file in std::fs::read_dir(root().join("fixtures/woocommerce")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()) {
+    for file in std::fs::read_dir(root().join("fixtures/woocommerce"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+    {
         let body = fixture(&format!("woocommerce/{file}"));
         let topic = file.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
         let headers = vec![
             ("X-WC-Webhook-Topic", topic.clone()),
-            ("X-WC-Webhook-Delivery-ID", format!("d-{file}-{}", now_secs())),
-            ("X-WC-Webhook-Signature", sign_base64(WOOCOMMERCE_SECRET.as_bytes(), &body)),
+            (
+                "X-WC-Webhook-Delivery-ID",
+                format!("d-{file}-{}", now_secs()),
+            ),
+            (
+                "X-WC-Webhook-Signature",
+                sign_base64(WOOCOMMERCE_SECRET.as_bytes(), &body),
+            ),
         ];
-        cases.push((Platform::WooCommerce, format!("woocommerce/{file}"), Some(topic), headers));
+        cases.push((
+            Platform::WooCommerce,
+            format!("woocommerce/{file}"),
+            Some(topic),
+            headers,
+        ));
     }
     assert!(cases.len() >= 30, "all fixtures are covered");
     for (platform, file, topic, headers) in cases {
         let body = fixture(&file);
-        let id = headers.iter().find(|(k, _)| k.ends_with("Webhook-Id") || k.ends_with("Delivery-ID")).map(|(_, v)| v.clone());
-        let (events, skipped) = expected(platform, topic.as_deref(), id.as_deref(), &body, &mut memory);
+        let id = headers
+            .iter()
+            .find(|(k, _)| k.ends_with("Webhook-Id") || k.ends_with("Delivery-ID"))
+            .map(|(_, v)| v.clone());
+        let (events, skipped, decoded) = expected(
+            platform,
+            topic.as_deref(),
+            id.as_deref(),
+            &body,
+            &mut memory,
+        );
         let (status, resp) = edge.post_webhook(platform.name(), body, &headers).await;
         let results = resp["results"].as_array().cloned().unwrap_or_default();
         if let Some(code) = skipped {
@@ -92,26 +193,33 @@ async fn every_fixture_becomes_the_expected_notification() {
             }
         } else {
             assert_eq!(status, 200, "{file}: {resp}");
-            assert_eq!(results.len(), events.len(), "{file}: {resp}");
+            assert_eq!(results.len(), decoded, "{file}: {resp}");
             for r in &results {
                 assert_eq!(r["status"], "accepted", "{file}: {resp}");
             }
             deliveries.extend(events);
         }
     }
-    // Every decoded event for a shopper is in that shopper's inbox, with its type.
-    let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
-    for (kind, user) in deliveries {
-        if let Some(user) = user {
-            by_user.entry(user).or_default().push(kind);
-        }
+    // Every notification is in its shopper's inbox; of those sharing an id
+    // (collapse key), the latest one, in place.
+    let mut by_user: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for (user, id, kind) in deliveries {
+        by_user.entry(user).or_default().insert(id, kind);
     }
-    assert!(by_user.contains_key("shopify:1073339475"), "the Shopify order's customer is notified: {by_user:?}");
-    for (user, kinds) in by_user {
+    assert!(
+        by_user.contains_key("shopify:1073339475"),
+        "the Shopify order's customer is notified: {by_user:?}"
+    );
+    for (user, latest) in by_user {
         let mut socket = edge.connect(&user).await;
         let (_, items) = socket.hello(0).await;
-        for kind in kinds {
-            assert!(items.iter().any(|n| n.kind == kind), "{user} should have a {kind} notification, has {:?}", items.iter().map(|n| &n.kind).collect::<Vec<_>>());
+        assert_eq!(items.len(), latest.len(), "{user}: {items:?}");
+        for (id, kind) in latest {
+            let item = items
+                .iter()
+                .find(|n| n.id == id)
+                .unwrap_or_else(|| panic!("{user} lacks {id}"));
+            assert_eq!(item.kind, kind, "{user} {id}");
         }
     }
 }
@@ -121,11 +229,38 @@ async fn wrong_signatures_are_401_for_every_scheme() {
     let edge = Edge::start().await;
     let body = fixture("shopify/orders_create.rest_order_created.json");
     let cases = [
-        ("shopify", vec![("X-Shopify-Topic", "orders/create".to_owned()), ("X-Shopify-Hmac-Sha256", sign_base64(b"wrong", &body))]),
-        ("shopify", vec![("X-Shopify-Topic", "orders/create".to_owned())]),
-        ("stripe", vec![("Stripe-Signature", sign_tidings(b"wrong", now_secs(), &body))]),
-        ("stripe", vec![("Stripe-Signature", sign_tidings(STRIPE_SECRET.as_bytes(), now_secs() - 400, &body))]),
-        ("woocommerce", vec![("X-WC-Webhook-Topic", "order.created".to_owned()), ("X-WC-Webhook-Signature", sign_base64(b"wrong", &body))]),
+        (
+            "shopify",
+            vec![
+                ("X-Shopify-Topic", "orders/create".to_owned()),
+                ("X-Shopify-Hmac-Sha256", sign_base64(b"wrong", &body)),
+            ],
+        ),
+        (
+            "shopify",
+            vec![("X-Shopify-Topic", "orders/create".to_owned())],
+        ),
+        (
+            "stripe",
+            vec![(
+                "Stripe-Signature",
+                sign_tidings(b"wrong", now_secs(), &body),
+            )],
+        ),
+        (
+            "stripe",
+            vec![(
+                "Stripe-Signature",
+                sign_tidings(STRIPE_SECRET.as_bytes(), now_secs() - 400, &body),
+            )],
+        ),
+        (
+            "woocommerce",
+            vec![
+                ("X-WC-Webhook-Topic", "order.created".to_owned()),
+                ("X-WC-Webhook-Signature", sign_base64(b"wrong", &body)),
+            ],
+        ),
     ];
     for (platform, headers) in cases {
         let (status, resp) = edge.post_webhook(platform, body.clone(), &headers).await;
@@ -134,8 +269,13 @@ async fn wrong_signatures_are_401_for_every_scheme() {
     // Nothing reached the order's customer.
     let mut socket = edge.connect("shopify:1073339475").await;
     assert_eq!(socket.hello(0).await.1.len(), 0);
-    assert!(socket.next_within(Duration::from_millis(300)).await.is_none());
+    assert!(socket
+        .next_within(Duration::from_millis(300))
+        .await
+        .is_none());
     // WooCommerce's unsigned activation ping is answered 200.
-    let (status, _) = edge.post_webhook("woocommerce", b"webhook_id=42".to_vec(), &[]).await;
+    let (status, _) = edge
+        .post_webhook("woocommerce", b"webhook_id=42".to_vec(), &[])
+        .await;
     assert_eq!(status, 200);
 }

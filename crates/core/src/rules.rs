@@ -1281,17 +1281,6 @@ impl Rule {
             .as_ref()
             .map(|t| key("cancel_key", t))
             .transpose()?;
-        let expires_at = m
-            .expires
-            .map(|d| {
-                event.occurred_at.checked_add(d).ok_or_else(|| {
-                    err(
-                        "expires",
-                        "occurred_at plus expires is out of range".to_owned(),
-                    )
-                })
-            })
-            .transpose()?;
         let deliver_at = match &m.schedule {
             Schedule::Now => None,
             Schedule::Delay(d) => Some(event.occurred_at.checked_add(*d).ok_or_else(|| {
@@ -1299,6 +1288,24 @@ impl Rule {
             })?),
             Schedule::At(path) => Some(read_time(event, path).map_err(|m| err("deliver_at", m))?),
         };
+        // `expires` counts from when the shopper gets the item: an event that
+        // reaches us late (a retried webhook, a replay after an outage) still
+        // stays in the inbox for the whole period.
+        let shown_at = event
+            .occurred_at
+            .max(now)
+            .max(deliver_at.unwrap_or(Millis::MIN));
+        let expires_at = m
+            .expires
+            .map(|d| {
+                shown_at.checked_add(d).ok_or_else(|| {
+                    err(
+                        "expires",
+                        "the time shown plus expires is out of range".to_owned(),
+                    )
+                })
+            })
+            .transpose()?;
         let mut id = notification_id(&event.id, collapse_key.as_deref());
         if collapse_key.is_none()
             && earlier

@@ -28,9 +28,17 @@ const DECODED_TYPES: &[&str] = &[
 #[test]
 fn default_rules_cover_every_decoded_type() {
     let rules = RuleSet::default_rules();
-    let missing: Vec<&str> = DECODED_TYPES.iter().copied().filter(|t| !rules.matches_any(t)).collect();
+    let missing: Vec<&str> = DECODED_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !rules.matches_any(t))
+        .collect();
     assert!(missing.is_empty(), "no default rule for {missing:?}");
-    assert!(rules.missing_translations().is_empty(), "{:?}", rules.missing_translations());
+    assert!(
+        rules.missing_translations().is_empty(),
+        "{:?}",
+        rules.missing_translations()
+    );
 }
 
 #[test]
@@ -43,12 +51,50 @@ fn decoders_emit_only_listed_types() {
     ];
     for source in sources {
         for literal in source.split('"').skip(1).step_by(2) {
-            let is_type = ["order.", "payment.", "inventory.", "product."].iter().any(|p| literal.starts_with(p))
-                && literal.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
+            let is_type = ["order.", "payment.", "inventory.", "product."]
+                .iter()
+                .any(|p| literal.starts_with(p))
+                && literal
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
             // Topic names such as `order.updated` (WooCommerce) are headers, not canonical types.
             if is_type && !matches!(literal, "order.updated" | "product.updated") {
-                assert!(DECODED_TYPES.contains(&literal), "decoder emits `{literal}`, which is not listed here");
+                assert!(
+                    DECODED_TYPES.contains(&literal),
+                    "decoder emits `{literal}`, which is not listed here"
+                );
             }
         }
     }
+}
+
+#[test]
+fn expiry_counts_from_when_the_shopper_gets_it() {
+    use tidings_core::event::Event;
+    use tidings_core::time::DAY;
+    let rules = RuleSet::default_rules();
+    let now = 1_795_341_600_000;
+    let late = Event {
+        id: "late".into(),
+        kind: "order.shipped".into(),
+        occurred_at: now - 100 * DAY,
+        user_id: Some("u".into()),
+        data: serde_json::json!({"order_id": "1", "order_number": "#1"}),
+    };
+    let n = rules
+        .apply(&late, now)
+        .outcomes
+        .remove(0)
+        .notification
+        .unwrap();
+    assert_eq!(
+        n.created_at,
+        now - 100 * DAY,
+        "the item still says when it happened"
+    );
+    assert_eq!(
+        n.expires_at,
+        Some(now + 90 * DAY),
+        "but lives 90 days from delivery"
+    );
 }

@@ -146,9 +146,25 @@ fn money(object: &Value, minor: Option<i64>) -> (Option<String>, Option<String>)
 
 fn base(object: &Value) -> Data {
     let mut data = Data::new(Platform::Stripe);
+    // Stripe knows no order numbers: without `metadata.order_number` the
+    // shopper sees a short reference derived from the object id, so copy
+    // such as "Order #4F2A9C1B is confirmed" always renders.
     data.str("order_id", text_at(object, "metadata.order_id"))
-        .str("order_number", text_at(object, "metadata.order_number"));
+        .str(
+            "order_number",
+            text_at(object, "metadata.order_number")
+                .or_else(|| id_at(object, "id").map(|id| short_ref(&id))),
+        );
     data
+}
+
+/// `#` and the last 8 characters of a Stripe id, upper-cased (`cs_test_…a1b2c3d4` → `#A1B2C3D4`).
+fn short_ref(id: &str) -> String {
+    let tail: Vec<char> = id.chars().rev().take(8).collect();
+    format!(
+        "#{}",
+        tail.into_iter().rev().collect::<String>().to_uppercase()
+    )
 }
 
 fn payment(pi: &Value, failed: bool) -> Data {
@@ -259,7 +275,8 @@ fn checkout(session: &Value) -> Result<Data, Rejection> {
     .str(
         "order_number",
         text_at(session, "metadata.order_number")
-            .or_else(|| text_at(session, "client_reference_id")),
+            .or_else(|| text_at(session, "client_reference_id"))
+            .or_else(|| id_at(session, "id").map(|id| short_ref(&id))),
     )
     .str("total", total)
     .str("currency", currency)
