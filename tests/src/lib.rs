@@ -31,12 +31,18 @@ pub const SUBSCRIBER_SECRET: &str = "dev-subscriber-secret-not-for-production";
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
 }
 
 /// Unix seconds now.
 pub fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
 }
 
 /// A running `wrangler dev`.
@@ -54,13 +60,20 @@ pub struct Edge {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl Edge {
     /// Starts a fresh edge with an empty persist folder.
     pub async fn start() -> Edge {
-        let persist = std::env::temp_dir().join(format!("tidings-e2e-{}-{}", std::process::id(), free_port()));
+        let persist = std::env::temp_dir().join(format!(
+            "tidings-e2e-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
         std::fs::create_dir_all(&persist).expect("temp dir");
         let mut edge = Edge::start_on(&persist).await;
         edge.owns_persist = true;
@@ -73,23 +86,53 @@ impl Edge {
         let root = root();
         let log_path = persist.join(format!("wrangler-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("wrangler log file");
-        let cargo_bin = std::env::var("HOME").map(|h| format!("{h}/.cargo/bin")).unwrap_or_default();
+        let cargo_bin = std::env::var("HOME")
+            .map(|h| format!("{h}/.cargo/bin"))
+            .unwrap_or_default();
         let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
         cmd.current_dir(root.join("crates/edge"))
-            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", "0"])
+            .args([
+                "dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--inspector-port",
+                "0",
+            ])
             .arg("--persist-to")
             .arg(persist)
-            .args(["--show-interactive-dev-session=false", "--log-level", "warn"])
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "warn",
+            ])
             .env("TIDINGS_PREBUILT", "1")
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            .env("PATH", format!("{}:{cargo_bin}:{}", root.join("node_modules/.bin").display(), std::env::var("PATH").unwrap_or_default()))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{cargo_bin}:{}",
+                    root.join("node_modules/.bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .process_group(0);
-        let child = cmd.spawn().expect("wrangler dev starts; run `cargo xtask test` so tools are installed");
-        let edge = Edge { child: Some(child), port, persist: persist.to_path_buf(), owns_persist: false, http: reqwest::Client::new(), log: log_path };
+        let child = cmd
+            .spawn()
+            .expect("wrangler dev starts; run `cargo xtask test` so tools are installed");
+        let edge = Edge {
+            child: Some(child),
+            port,
+            persist: persist.to_path_buf(),
+            owns_persist: false,
+            http: reqwest::Client::new(),
+            log: log_path,
+        };
         edge.wait_healthy().await;
         edge
     }
@@ -98,7 +141,13 @@ impl Edge {
         let deadline = Instant::now() + Duration::from_secs(90);
         let mut last = String::new();
         while Instant::now() < deadline {
-            match self.http.get(self.url("/v1/health")).timeout(Duration::from_secs(5)).send().await {
+            match self
+                .http
+                .get(self.url("/v1/health"))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+            {
                 Ok(r) if r.status() == 200 => return,
                 Ok(r) => last = format!("status {}", r.status()),
                 Err(e) => last = e.to_string(),
@@ -117,7 +166,10 @@ impl Edge {
     /// Stops workerd (the persist folder stays).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", "--"]).arg(format!("-{}", child.id())).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", "--"])
+                .arg(format!("-{}", child.id()))
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -125,7 +177,10 @@ impl Edge {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let _ = Command::new("kill").args(["-KILL", "--"]).arg(format!("-{}", child.id())).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--"])
+                .arg(format!("-{}", child.id()))
+                .status();
             let _ = child.wait();
         }
     }
@@ -137,7 +192,11 @@ impl Edge {
 
     /// Posts a raw body to `/v1/events` with a given signature header.
     pub async fn post_events_raw(&self, body: Vec<u8>, signature: Option<String>) -> (u16, Value) {
-        let mut req = self.http.post(self.url("/v1/events")).header("Content-Type", "application/json").body(body);
+        let mut req = self
+            .http
+            .post(self.url("/v1/events"))
+            .header("Content-Type", "application/json")
+            .body(body);
         if let Some(sig) = signature {
             req = req.header("Tidings-Signature", sig);
         }
@@ -149,13 +208,22 @@ impl Edge {
     /// Signs (now, dev secret) and posts `{"events": events}`.
     pub async fn post_events(&self, events: Value) -> (u16, Value) {
         let body = serde_json::to_vec(&json!({ "events": events })).expect("json");
-        let sig = tidings_core::signature::sign_tidings(INGEST_SECRET.as_bytes(), now_secs(), &body);
+        let sig =
+            tidings_core::signature::sign_tidings(INGEST_SECRET.as_bytes(), now_secs(), &body);
         self.post_events_raw(body, Some(sig)).await
     }
 
     /// Posts a platform webhook body with the given headers.
-    pub async fn post_webhook(&self, platform: &str, body: Vec<u8>, headers: &[(&str, String)]) -> (u16, Value) {
-        let mut req = self.http.post(self.url(&format!("/v1/webhooks/{platform}"))).body(body);
+    pub async fn post_webhook(
+        &self,
+        platform: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/v1/webhooks/{platform}")))
+            .body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
@@ -166,8 +234,14 @@ impl Edge {
 
     /// Opens a WebSocket as `user` (token minted with an ordinary JWT library).
     pub async fn connect(&self, user: &str) -> Socket {
-        let url = format!("ws://127.0.0.1:{}/v1/connect?token={}", self.port, token_for(user, 3600));
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket upgrade");
+        let url = format!(
+            "ws://127.0.0.1:{}/v1/connect?token={}",
+            self.port,
+            token_for(user, 3600)
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket upgrade");
         Socket { ws }
     }
 }
@@ -191,7 +265,10 @@ pub fn token_for(user: &str, ttl: i64) -> String {
     }
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &Claims { sub: user, exp: now_secs() + ttl },
+        &Claims {
+            sub: user,
+            exp: now_secs() + ttl,
+        },
         &jsonwebtoken::EncodingKey::from_secret(SUBSCRIBER_SECRET.as_bytes()),
     )
     .expect("jwt")
@@ -205,13 +282,19 @@ pub struct Socket {
 impl Socket {
     /// Sends a JSON frame.
     pub async fn send(&mut self, frame: Value) {
-        self.ws.send(Message::Text(frame.to_string().into())).await.expect("send frame");
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("send frame");
     }
 
     /// Next server frame, or `None` after `timeout`.
     pub async fn next_within(&mut self, timeout: Duration) -> Option<ServerFrame> {
         loop {
-            let msg = tokio::time::timeout(timeout, self.ws.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout(timeout, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
             if let Message::Text(text) = msg {
                 return Some(ServerFrame::decode(&text).expect("server frames decode"));
             }
@@ -220,11 +303,16 @@ impl Socket {
 
     /// Next server frame (panics after 10 s).
     pub async fn next(&mut self) -> ServerFrame {
-        self.next_within(Duration::from_secs(10)).await.expect("a frame within 10 s")
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a frame within 10 s")
     }
 
     /// Says hello and collects the replay up to `synced`: (welcome head, replayed notifications).
-    pub async fn hello(&mut self, after: u64) -> (u64, Vec<tidings_core::notification::Notification>) {
+    pub async fn hello(
+        &mut self,
+        after: u64,
+    ) -> (u64, Vec<tidings_core::notification::Notification>) {
         self.send(json!({"type": "hello", "after": after})).await;
         let head = match self.next().await {
             ServerFrame::Welcome { head, .. } => head,

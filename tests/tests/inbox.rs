@@ -17,13 +17,18 @@ fn shipped(id: &str, user: &str, order: u32) -> serde_json::Value {
 #[tokio::test]
 async fn resume_after_a_dropped_socket_loses_nothing_and_repeats_nothing() {
     let edge = Edge::start().await;
-    let events: Vec<_> = (0..60).map(|i| shipped(&format!("r-{i}"), "frank", i)).collect();
+    let events: Vec<_> = (0..60)
+        .map(|i| shipped(&format!("r-{i}"), "frank", i))
+        .collect();
     let (status, _) = edge.post_events(json!(events)).await;
     assert_eq!(status, 202);
     // Read part of the replay, then drop the socket mid-stream.
     let mut first = edge.connect("frank").await;
     first.send(json!({"type": "hello", "after": 0})).await;
-    assert!(matches!(first.next().await, ServerFrame::Welcome { head: 60, .. }));
+    assert!(matches!(
+        first.next().await,
+        ServerFrame::Welcome { head: 60, .. }
+    ));
     let mut seen = Vec::new();
     while seen.len() < 17 {
         if let ServerFrame::Notify { notification } = first.next().await {
@@ -32,18 +37,28 @@ async fn resume_after_a_dropped_socket_loses_nothing_and_repeats_nothing() {
     }
     drop(first);
     // More arrive while disconnected.
-    let later: Vec<_> = (60..70).map(|i| shipped(&format!("r-{i}"), "frank", i)).collect();
+    let later: Vec<_> = (60..70)
+        .map(|i| shipped(&format!("r-{i}"), "frank", i))
+        .collect();
     edge.post_events(json!(later)).await;
     let mut second = edge.connect("frank").await;
     let (_, rest) = second.hello(*seen.last().unwrap()).await;
     seen.extend(rest.iter().map(|n| n.seq));
-    assert_eq!(seen, (1..=70).collect::<Vec<u64>>(), "every seq exactly once, in order");
+    assert_eq!(
+        seen,
+        (1..=70).collect::<Vec<u64>>(),
+        "every seq exactly once, in order"
+    );
 }
 
 #[tokio::test]
 async fn the_log_survives_a_workerd_restart() {
     let mut edge = Edge::start().await;
-    edge.post_events(json!([shipped("keep-1", "gina", 1), shipped("keep-2", "gina", 2)])).await;
+    edge.post_events(json!([
+        shipped("keep-1", "gina", 1),
+        shipped("keep-2", "gina", 2)
+    ]))
+    .await;
     let persist = edge.persist.clone();
     edge.stop();
     let edge2 = Edge::start_on(&persist).await;
@@ -51,7 +66,9 @@ async fn the_log_survives_a_workerd_restart() {
     let (head, items) = socket.hello(0).await;
     assert_eq!((head, items.len()), (2, 2));
     // The same event id after the restart is still a duplicate.
-    let (_, body) = edge2.post_events(json!([shipped("keep-1", "gina", 1)])).await;
+    let (_, body) = edge2
+        .post_events(json!([shipped("keep-1", "gina", 1)]))
+        .await;
     assert_eq!(body["results"][0]["status"], "duplicate", "{body}");
     drop(edge2);
     drop(edge);
@@ -61,20 +78,31 @@ async fn the_log_survives_a_workerd_restart() {
 #[tokio::test]
 async fn read_state_syncs_to_other_devices() {
     let edge = Edge::start().await;
-    edge.post_events(json!([shipped("m-1", "hana", 1), shipped("m-2", "hana", 2)])).await;
+    edge.post_events(json!([
+        shipped("m-1", "hana", 1),
+        shipped("m-2", "hana", 2)
+    ]))
+    .await;
     let mut phone = edge.connect("hana").await;
     let mut laptop = edge.connect("hana").await;
     let (_, items) = phone.hello(0).await;
     laptop.hello(0).await;
-    phone.send(json!({"type": "mark", "ids": [items[0].id], "state": "read"})).await;
+    phone
+        .send(json!({"type": "mark", "ids": [items[0].id], "state": "read"}))
+        .await;
     match laptop.next().await {
-        ServerFrame::Changed { ids, state, .. } => assert_eq!((ids, state), (vec![items[0].id.clone()], ReadState::Read)),
+        ServerFrame::Changed { ids, state, .. } => {
+            assert_eq!((ids, state), (vec![items[0].id.clone()], ReadState::Read))
+        }
         other => panic!("expected changed, got {other:?}"),
     }
     // A device that was offline catches up on hello.
     let mut tablet = edge.connect("hana").await;
     let (_, replay) = tablet.hello(0).await;
-    assert_eq!(replay.iter().find(|n| n.id == items[0].id).unwrap().state, ReadState::Read);
+    assert_eq!(
+        replay.iter().find(|n| n.id == items[0].id).unwrap().state,
+        ReadState::Read
+    );
     // Malformed frames get an error frame, never a dropped connection.
     phone.send(json!({"type": "launch"})).await;
     loop {
@@ -113,7 +141,11 @@ async fn scheduled_reminders_are_released_by_the_alarm_or_cancelled() {
         }
     }
     assert!(got.iter().any(|(k, _)| k == "order.created"), "{got:?}");
-    assert!(got.iter().any(|(k, c)| k == "cart.abandoned" && c.as_deref() == Some("cart:c1")), "reminder c1 released: {got:?}");
+    assert!(
+        got.iter()
+            .any(|(k, c)| k == "cart.abandoned" && c.as_deref() == Some("cart:c1")),
+        "reminder c1 released: {got:?}"
+    );
     // c2's reminder was cancelled by the order: nothing more arrives.
     assert!(socket.next_within(Duration::from_secs(3)).await.is_none());
 }
@@ -125,33 +157,78 @@ async fn watchers_of_a_topic_get_restock_news() {
     let mut other = edge.connect("kai").await;
     watcher.hello(0).await;
     other.hello(0).await;
-    watcher.send(json!({"type": "watch", "topic": "stock:sku-mug"})).await;
-    assert!(matches!(watcher.next().await, ServerFrame::Topics { topics } if topics == vec!["stock:sku-mug".to_string()]));
+    watcher
+        .send(json!({"type": "watch", "topic": "stock:sku-mug"}))
+        .await;
+    assert!(
+        matches!(watcher.next().await, ServerFrame::Topics { topics } if topics == vec!["stock:sku-mug".to_string()])
+    );
     edge.post_events(json!([{"id": "restock-1", "type": "inventory.restocked", "occurred_at": now_secs(),
                              "data": {"sku": "sku-mug", "product_title": "Enamel mug", "product_id": "p1"}}]))
         .await;
     match watcher.next().await {
-        ServerFrame::Notify { notification } => assert_eq!(notification.kind, "inventory.restocked"),
+        ServerFrame::Notify { notification } => {
+            assert_eq!(notification.kind, "inventory.restocked")
+        }
         other => panic!("expected notify, got {other:?}"),
     }
-    assert!(other.next_within(Duration::from_millis(1500)).await.is_none(), "non-watchers get nothing");
+    assert!(
+        other
+            .next_within(Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "non-watchers get nothing"
+    );
 }
 
 #[tokio::test]
 async fn history_over_http_with_the_same_jwt() {
     let edge = Edge::start().await;
-    edge.post_events(json!([shipped("h-1", "lea", 1), shipped("h-2", "lea", 2), shipped("h-3", "lea", 3)])).await;
+    edge.post_events(json!([
+        shipped("h-1", "lea", 1),
+        shipped("h-2", "lea", 2),
+        shipped("h-3", "lea", 3)
+    ]))
+    .await;
     let get = |query: &str, token: String| {
-        edge.http.get(edge.url(&format!("/v1/inbox?{query}"))).header("Authorization", format!("Bearer {token}")).send()
+        edge.http
+            .get(edge.url(&format!("/v1/inbox?{query}")))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
     };
-    let page: serde_json::Value = get("after=1&limit=10", token_for("lea", 60)).await.unwrap().json().await.unwrap();
+    let page: serde_json::Value = get("after=1&limit=10", token_for("lea", 60))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
-    let page: serde_json::Value = get("q=%232&limit=10", token_for("lea", 60)).await.unwrap().json().await.unwrap();
-    assert_eq!(page["items"].as_array().unwrap().len(), 1, "search finds #2: {page}");
+    let page: serde_json::Value = get("q=%232&limit=10", token_for("lea", 60))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "search finds #2: {page}"
+    );
     assert_eq!(get("", token_for("lea", -5)).await.unwrap().status(), 401);
-    assert_eq!(get("state=bogus", token_for("lea", 60)).await.unwrap().status(), 400);
+    assert_eq!(
+        get("state=bogus", token_for("lea", 60))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
     // Another user's token sees only their own (empty) inbox.
-    let page: serde_json::Value = get("", token_for("mallory", 60)).await.unwrap().json().await.unwrap();
+    let page: serde_json::Value = get("", token_for("mallory", 60))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 0);
 }
 
@@ -159,7 +236,11 @@ async fn history_over_http_with_the_same_jwt() {
 async fn oversize_bodies_are_413() {
     let edge = Edge::start().await;
     let body = vec![b' '; 1024 * 1024 + 10];
-    let sig = tidings_core::signature::sign_tidings(tidings_e2e::INGEST_SECRET.as_bytes(), now_secs(), &body);
+    let sig = tidings_core::signature::sign_tidings(
+        tidings_e2e::INGEST_SECRET.as_bytes(),
+        now_secs(),
+        &body,
+    );
     let (status, resp) = edge.post_events_raw(body, Some(sig)).await;
     assert_eq!(status, 413, "{resp}");
     assert_eq!(resp["error"]["code"], "body_too_large");
@@ -174,12 +255,26 @@ async fn operators_see_live_statistics() {
     socket.next().await;
     let ops = tidings_core::token::mint(
         tidings_e2e::SUBSCRIBER_SECRET.as_bytes(),
-        &tidings_core::token::Claims { sub: "op".into(), exp: now_secs() + 60, aud: None, role: Some("ops".into()) },
+        &tidings_core::token::Claims {
+            sub: "op".into(),
+            exp: now_secs() + 60,
+            aud: None,
+            role: Some("ops".into()),
+        },
     );
     // Reports are sent right after the work; give them a moment.
     let mut stats = serde_json::Value::Null;
     for _ in 0..20 {
-        stats = edge.http.get(edge.url("/v1/stats")).bearer_auth(&ops).send().await.unwrap().json().await.unwrap();
+        stats = edge
+            .http
+            .get(edge.url("/v1/stats"))
+            .bearer_auth(&ops)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if stats["latency"]["count"].as_u64().unwrap_or(0) >= 1 {
             break;
         }
@@ -188,9 +283,24 @@ async fn operators_see_live_statistics() {
     assert_eq!(stats["rejections_last_hour"]["unknown_type"], 1, "{stats}");
     assert!(stats["latency"]["count"].as_u64().unwrap() >= 1, "{stats}");
     assert!(stats["sockets"].as_u64().unwrap() >= 1, "{stats}");
-    let metrics = edge.http.get(edge.url("/metrics")).bearer_auth(&ops).send().await.unwrap().text().await.unwrap();
+    let metrics = edge
+        .http
+        .get(edge.url("/metrics"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("tidings_deliveries_total"), "{metrics}");
     // A shopper's token is not enough.
-    let resp = edge.http.get(edge.url("/v1/stats")).bearer_auth(token_for("nia", 60)).send().await.unwrap();
+    let resp = edge
+        .http
+        .get(edge.url("/v1/stats"))
+        .bearer_auth(token_for("nia", 60))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
 }

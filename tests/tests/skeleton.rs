@@ -15,7 +15,15 @@ fn shipped(id: &str, user: &str, order: &str) -> serde_json::Value {
 #[tokio::test]
 async fn signed_event_reaches_only_its_shopper() {
     let edge = Edge::start().await;
-    let health: serde_json::Value = edge.http.get(edge.url("/v1/health")).send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = edge
+        .http
+        .get(edge.url("/v1/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["version"], tidings_core::VERSION);
 
     let mut alice = edge.connect("alice").await;
@@ -23,7 +31,9 @@ async fn signed_event_reaches_only_its_shopper() {
     assert_eq!(alice.hello(0).await, (0, vec![]));
     assert_eq!(bob.hello(0).await, (0, vec![]));
 
-    let (status, body) = edge.post_events(json!([shipped("evt-1", "alice", "1001")])).await;
+    let (status, body) = edge
+        .post_events(json!([shipped("evt-1", "alice", "1001")]))
+        .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["results"][0]["status"], "accepted", "{body}");
 
@@ -31,17 +41,29 @@ async fn signed_event_reaches_only_its_shopper() {
         ServerFrame::Notify { notification } => {
             assert_eq!(notification.seq, 1);
             assert_eq!(notification.kind, "order.shipped");
-            assert!(notification.title.en.contains("1001"), "{:?}", notification.title);
+            assert!(
+                notification.title.en.contains("1001"),
+                "{:?}",
+                notification.title
+            );
             assert!(!notification.title.zh.is_empty());
         }
         other => panic!("expected notify, got {other:?}"),
     }
-    assert!(bob.next_within(Duration::from_millis(1500)).await.is_none(), "bob must receive nothing");
+    assert!(
+        bob.next_within(Duration::from_millis(1500)).await.is_none(),
+        "bob must receive nothing"
+    );
 
     // The same id again is a duplicate and is not delivered twice.
-    let (_, body) = edge.post_events(json!([shipped("evt-1", "alice", "1001")])).await;
+    let (_, body) = edge
+        .post_events(json!([shipped("evt-1", "alice", "1001")]))
+        .await;
     assert_eq!(body["results"][0]["status"], "duplicate", "{body}");
-    assert!(alice.next_within(Duration::from_millis(1000)).await.is_none());
+    assert!(alice
+        .next_within(Duration::from_millis(1000))
+        .await
+        .is_none());
 
     // A new socket resuming after seq 0 gets the stored notification; after 1, nothing.
     let mut again = edge.connect("alice").await;
@@ -58,21 +80,45 @@ async fn bad_signatures_and_tokens_are_refused() {
     let t = now_secs();
     let cases = [
         ("missing", None),
-        ("wrong secret", Some(tidings_core::signature::sign_tidings(b"not-the-secret", t, &body))),
-        ("too old", Some(tidings_core::signature::sign_tidings(INGEST_SECRET.as_bytes(), t - 301, &body))),
+        (
+            "wrong secret",
+            Some(tidings_core::signature::sign_tidings(
+                b"not-the-secret",
+                t,
+                &body,
+            )),
+        ),
+        (
+            "too old",
+            Some(tidings_core::signature::sign_tidings(
+                INGEST_SECRET.as_bytes(),
+                t - 301,
+                &body,
+            )),
+        ),
         ("garbage", Some("t=abc,v1=zz".to_owned())),
     ];
     for (name, sig) in cases {
         let (status, resp) = edge.post_events_raw(body.clone(), sig).await;
         assert_eq!(status, 401, "{name}: {resp}");
-        assert!(resp["error"]["code"].as_str().unwrap().starts_with("signature_"), "{name}: {resp}");
+        assert!(
+            resp["error"]["code"]
+                .as_str()
+                .unwrap()
+                .starts_with("signature_"),
+            "{name}: {resp}"
+        );
     }
     // Nothing was stored for carol.
     let mut carol = edge.connect("carol").await;
     assert_eq!(carol.hello(0).await, (0, vec![]));
 
     // Bad or expired tokens get 401 and no upgrade.
-    for token in [token_for("carol", -10), "not.a.jwt".to_owned(), String::new()] {
+    for token in [
+        token_for("carol", -10),
+        "not.a.jwt".to_owned(),
+        String::new(),
+    ] {
         let resp = edge
             .http
             .get(edge.url(&format!("/v1/connect?token={token}")))
@@ -99,8 +145,17 @@ async fn a_bad_event_does_not_spoil_the_batch() {
         ]))
         .await;
     assert_eq!(status, 202, "{body}");
-    let statuses: Vec<&str> = body["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["accepted", "rejected", "rejected", "accepted"], "{body}");
+    let statuses: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["accepted", "rejected", "rejected", "accepted"],
+        "{body}"
+    );
     assert_eq!(body["results"][1]["code"], "wrong_type");
     assert_eq!(body["results"][1]["path"], "events[1].occurred_at");
     assert_eq!(body["results"][2]["code"], "unknown_type");
@@ -112,15 +167,31 @@ async fn a_bad_event_does_not_spoil_the_batch() {
     let raw = b"{not json".to_vec();
     let sig = tidings_core::signature::sign_tidings(INGEST_SECRET.as_bytes(), now_secs(), &raw);
     let (status, body) = edge.post_events_raw(raw, Some(sig)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("malformed_json")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("malformed_json"))
+    );
 }
 
 #[tokio::test]
 async fn dev_tokens_work_locally() {
     let edge = Edge::start().await;
-    let resp: serde_json::Value =
-        edge.http.get(edge.url("/v1/dev/token?user=erin")).send().await.unwrap().json().await.unwrap();
+    let resp: serde_json::Value = edge
+        .http
+        .get(edge.url("/v1/dev/token?user=erin"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = resp["token"].as_str().unwrap();
-    let claims = tidings_core::token::verify(tidings_e2e::SUBSCRIBER_SECRET.as_bytes(), token, now_secs(), None).unwrap();
+    let claims = tidings_core::token::verify(
+        tidings_e2e::SUBSCRIBER_SECRET.as_bytes(),
+        token,
+        now_secs(),
+        None,
+    )
+    .unwrap();
     assert_eq!(claims.sub, "erin");
 }

@@ -31,8 +31,13 @@ impl Group {
     /// Starts `cmd` in a new process group.
     pub(crate) fn spawn(&self, name: &str, mut cmd: Command) -> Res<()> {
         cmd.process_group(0);
-        let child = cmd.spawn().map_err(|e| format!("could not start {name}: {e}"))?;
-        self.children.lock().expect("lock").push((name.to_owned(), child));
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start {name}: {e}"))?;
+        self.children
+            .lock()
+            .expect("lock")
+            .push((name.to_owned(), child));
         Ok(())
     }
 
@@ -60,7 +65,10 @@ impl Group {
     pub(crate) fn stop_all(&self) {
         let mut children = self.children.lock().expect("lock");
         for (_, child) in children.iter() {
-            let _ = Command::new("kill").args(["-TERM", "--"]).arg(format!("-{}", child.id())).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", "--"])
+                .arg(format!("-{}", child.id()))
+                .status();
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         for (name, child) in children.iter_mut() {
@@ -72,7 +80,10 @@ impl Group {
             }
             if let Ok(None) = child.try_wait() {
                 eprintln!("xtask: {name} did not stop in 5 s; killing it");
-                let _ = Command::new("kill").args(["-KILL", "--"]).arg(format!("-{}", child.id())).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--"])
+                    .arg(format!("-{}", child.id()))
+                    .status();
                 let _ = child.wait();
             }
         }
@@ -82,7 +93,9 @@ impl Group {
 
 /// Runs a command to completion, inheriting stdio; error names the command.
 pub(crate) fn run(what: &str, cmd: &mut Command) -> Res<()> {
-    let status = cmd.status().map_err(|e| format!("could not run {what}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not run {what}: {e}"))?;
     if status.success() {
         Ok(())
     } else {

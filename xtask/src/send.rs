@@ -15,7 +15,8 @@ use crate::{root, Res};
 /// Reads `NAME=value` from `crates/edge/.dev.vars`.
 pub(crate) fn dev_var(name: &str) -> Res<String> {
     let path = root().join("crates/edge/.dev.vars");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     text.lines()
         .filter_map(|l| l.split_once('='))
         .find(|(k, _)| k.trim() == name)
@@ -36,12 +37,15 @@ pub(crate) fn run(args: &[String]) -> Res {
     }
     let file = file.ok_or("usage: cargo xtask send <file.json> [--edge URL]")?;
     let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {file}: {e}"))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| format!("{file} is not JSON: {e}"))?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?;
-    let body = serde_json::to_vec(&fill(value, now.as_millis()))
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{file} is not JSON: {e}"))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .map_err(|e| e.to_string())?;
+    let body = serde_json::to_vec(&fill(value, now.as_millis())).map_err(|e| e.to_string())?;
     let secret = dev_var("TIDINGS_INGEST_SECRET")?;
-    let header = tidings_core::signature::sign_tidings(secret.as_bytes(), now.as_secs() as i64, &body);
+    let header =
+        tidings_core::signature::sign_tidings(secret.as_bytes(), now.as_secs() as i64, &body);
     let url = format!("{}/v1/events", edge.trim_end_matches('/'));
     let resp = ureq::post(&url)
         .set("Content-Type", "application/json")
@@ -50,7 +54,11 @@ pub(crate) fn run(args: &[String]) -> Res {
     let (status, text) = match resp {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => return Err(format!("could not reach the edge at {url}: {e}; is `cargo xtask dev` running?")),
+        Err(e) => {
+            return Err(format!(
+                "could not reach the edge at {url}: {e}; is `cargo xtask dev` running?"
+            ))
+        }
     };
     println!("{status} {text}");
     if (200..300).contains(&status) {
@@ -63,7 +71,9 @@ pub(crate) fn run(args: &[String]) -> Res {
 /// Normalizes the file to a batch and fills missing ids and times.
 fn fill(value: Value, now_ms: u128) -> Value {
     let events = match value {
-        Value::Object(mut o) if o.contains_key("events") => o.remove("events").unwrap_or(Value::Null),
+        Value::Object(mut o) if o.contains_key("events") => {
+            o.remove("events").unwrap_or(Value::Null)
+        }
         Value::Array(a) => Value::Array(a),
         other => Value::Array(vec![other]),
     };
@@ -73,8 +83,10 @@ fn fill(value: Value, now_ms: u128) -> Value {
             .enumerate()
             .map(|(i, mut e)| {
                 if let Value::Object(o) = &mut e {
-                    o.entry("id").or_insert_with(|| json!(format!("send-{now_ms}-{i}")));
-                    o.entry("occurred_at").or_insert_with(|| json!((now_ms / 1000) as u64));
+                    o.entry("id")
+                        .or_insert_with(|| json!(format!("send-{now_ms}-{i}")));
+                    o.entry("occurred_at")
+                        .or_insert_with(|| json!((now_ms / 1000) as u64));
                 }
                 e
             })

@@ -30,25 +30,47 @@ pub(crate) fn run(args: &[String]) -> Res {
 
     let mut native = Command::new("cargo");
     native.args(["test", "--workspace", "--exclude", "tidings-e2e"]);
-    suites.push(Suite { name: "native", cmd: native });
+    suites.push(Suite {
+        name: "native",
+        cmd: native,
+    });
 
     let mut wasm = Command::new(install::cargo_bin().join("wasm-pack"));
     wasm.args(["test", "--node", "--mode", "no-install", "crates/core"]);
-    suites.push(Suite { name: "wasm", cmd: wasm });
+    suites.push(Suite {
+        name: "wasm",
+        cmd: wasm,
+    });
 
     let mut web = Command::new(install::cargo_bin().join("wasm-pack"));
-    web.args(["test", "--headless", "--chrome", "--mode", "no-install", "crates/web"])
-        .env("CHROMEDRIVER", "/usr/bin/chromedriver");
-    suites.push(Suite { name: "web", cmd: web });
+    web.args([
+        "test",
+        "--headless",
+        "--chrome",
+        "--mode",
+        "no-install",
+        "crates/web",
+    ])
+    .env("CHROMEDRIVER", "/usr/bin/chromedriver");
+    suites.push(Suite {
+        name: "web",
+        cmd: web,
+    });
 
     let mut e2e = Command::new("sh");
     e2e.args(["-c", "cd crates/edge && sh ./build.sh && cd ../.. && TIDINGS_PREBUILT=1 cargo test -p tidings-e2e -- --test-threads 1"]);
-    suites.push(Suite { name: "e2e", cmd: e2e });
+    suites.push(Suite {
+        name: "e2e",
+        cmd: e2e,
+    });
 
     let mut summary = Vec::new();
     let browser = only.is_none() || only == Some("browser");
     let mut failed = false;
-    for mut suite in suites.into_iter().filter(|s| only.is_none_or(|o| o == s.name)) {
+    for mut suite in suites
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| o == s.name))
+    {
         step(&format!("suite {}", suite.name));
         let started = Instant::now();
         suite.cmd.current_dir(&root).env("PATH", &path);
@@ -72,7 +94,12 @@ pub(crate) fn run(args: &[String]) -> Res {
             }
         };
         failed |= !ok;
-        summary.push(format!("{:<7} {}  ({:.0} s)", "browser", if ok { "ok" } else { "FAILED" }, started.elapsed().as_secs_f64()));
+        summary.push(format!(
+            "{:<7} {}  ({:.0} s)",
+            "browser",
+            if ok { "ok" } else { "FAILED" },
+            started.elapsed().as_secs_f64()
+        ));
     }
     eprintln!("\nsummary:");
     for line in &summary {
@@ -97,26 +124,27 @@ fn browser_suite() -> Res {
     let (port_edge, port_web) = (free()?, free()?);
     let persist = std::env::temp_dir().join(format!("tidings-browser-{}", std::process::id()));
     let group = crate::procs::Group::default();
-    let result = crate::dev::start_stack(&group, port_edge, Some(port_web), &persist).and_then(|()| {
-        let mut scripts: Vec<_> = std::fs::read_dir(root().join("tests/browser"))
-            .map_err(|e| format!("cannot list tests/browser: {e}"))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "mjs"))
-            .collect();
-        scripts.sort();
-        for script in scripts {
-            step(&format!("browser: {}", script.display()));
-            crate::procs::run(
-                &format!("node {}", script.display()),
-                Command::new("node")
-                    .arg(&script)
-                    .arg(format!("http://127.0.0.1:{port_web}"))
-                    .arg(format!("http://127.0.0.1:{port_edge}"))
-                    .current_dir(root()),
-            )?;
-        }
-        Ok(())
-    });
+    let result =
+        crate::dev::start_stack(&group, port_edge, Some(port_web), &persist).and_then(|()| {
+            let mut scripts: Vec<_> = std::fs::read_dir(root().join("tests/browser"))
+                .map_err(|e| format!("cannot list tests/browser: {e}"))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "mjs"))
+                .collect();
+            scripts.sort();
+            for script in scripts {
+                step(&format!("browser: {}", script.display()));
+                crate::procs::run(
+                    &format!("node {}", script.display()),
+                    Command::new("node")
+                        .arg(&script)
+                        .arg(format!("http://127.0.0.1:{port_web}"))
+                        .arg(format!("http://127.0.0.1:{port_edge}"))
+                        .current_dir(root()),
+                )?;
+            }
+            Ok(())
+        });
     group.stop_all();
     let _ = std::fs::remove_dir_all(&persist);
     result

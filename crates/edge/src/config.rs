@@ -40,6 +40,11 @@ pub fn dev_tokens(env: &Env) -> bool {
 /// Origins allowed by CORS.
 pub fn allowed_origins(env: &Env) -> Vec<String> {
     secret(env, names::ALLOWED_ORIGINS)
-        .map(|s| s.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+        .map(|s| {
+            s.split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }

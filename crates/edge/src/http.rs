@@ -21,7 +21,12 @@ struct ErrorDetail<'a> {
 
 /// `{"error":{"code","message"}}` with a status.
 pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
-    json(status, &ErrorBody { error: ErrorDetail { code, message } })
+    json(
+        status,
+        &ErrorBody {
+            error: ErrorDetail { code, message },
+        },
+    )
 }
 
 /// Adds CORS headers when `origin` is allowed.
@@ -31,7 +36,10 @@ pub fn with_cors(mut resp: Response, origin: Option<&str>, allowed: &[String]) -
             let h: &mut Headers = resp.headers_mut();
             let _ = h.set("Access-Control-Allow-Origin", origin);
             let _ = h.set("Vary", "Origin");
-            let _ = h.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            let _ = h.set(
+                "Access-Control-Allow-Headers",
+                "Authorization, Content-Type",
+            );
             let _ = h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
         }
     }

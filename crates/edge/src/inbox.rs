@@ -10,16 +10,16 @@ use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 use tidings_core::event::Event;
+use tidings_core::inbox::{query_items, Query};
 use tidings_core::log::{Change, InboxLog, LogConfig, Replay};
 use tidings_core::notification::Notification;
 use tidings_core::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use tidings_core::inbox::{query_items, Query};
 use tidings_core::route::{Outcome as Routed, Submission};
 use tidings_core::rules::Outcome as RuleOutcome;
 use tidings_core::time::Millis;
 use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
-    WebSocketPair,
+    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
 };
 
 use crate::http::{error, json};
@@ -120,7 +120,12 @@ impl Inbox {
         self.state
             .get_websockets()
             .into_iter()
-            .filter(|ws| ws.deserialize_attachment::<SocketState>().ok().flatten().is_some_and(|s| s.live))
+            .filter(|ws| {
+                ws.deserialize_attachment::<SocketState>()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.live)
+            })
             .collect()
     }
 
@@ -147,7 +152,9 @@ impl Inbox {
                 if !sockets.is_empty() {
                     report.delivered.push(notification.category);
                     if notification.ingested_at > 0 {
-                        report.latencies_ms.push((now_ms() - notification.ingested_at).max(0) as f64);
+                        report
+                            .latencies_ms
+                            .push((now_ms() - notification.ingested_at).max(0) as f64);
                     }
                 }
             }
@@ -156,10 +163,17 @@ impl Inbox {
     }
 
     /// Appends to the log and persists it; returns the frame to send once stored.
-    fn append(&self, st: &mut Loaded, notification: Notification, now: Millis) -> Result<ServerFrame> {
+    fn append(
+        &self,
+        st: &mut Loaded,
+        notification: Notification,
+        now: Millis,
+    ) -> Result<ServerFrame> {
         let appended = st.log.append(notification, now);
         store::write_appended(&self.sql(), &appended, &st.log.meta())?;
-        Ok(ServerFrame::Notify { notification: appended.notification })
+        Ok(ServerFrame::Notify {
+            notification: appended.notification,
+        })
     }
 
     /// Sets the alarm to the router's next wake-up (scheduled, deferred, digests).
@@ -205,7 +219,9 @@ impl Inbox {
                     st.router.cancel(key, d.occurred_at, now);
                 }
                 if let Some(submission) = d.submission.clone() {
-                    if let Routed::Deliver { notification } = st.router.submit(submission, &st.prefs, now) {
+                    if let Routed::Deliver { notification } =
+                        st.router.submit(submission, &st.prefs, now)
+                    {
                         frames.push(self.append(st, notification, now)?);
                     }
                 }
@@ -223,7 +239,11 @@ impl Inbox {
 
     async fn accept_socket(&self, req: &Request) -> Result<Response> {
         let url = req.url()?;
-        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let param = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
         let user = param("user").unwrap_or_default();
         if !user.is_empty() {
             self.remember_user(&user).await?;
@@ -233,7 +253,14 @@ impl Inbox {
         }
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        crate::stats::report(&self.env, crate::stats::Report { sockets_delta: 1, ..Default::default() }).await;
+        crate::stats::report(
+            &self.env,
+            crate::stats::Report {
+                sockets_delta: 1,
+                ..Default::default()
+            },
+        )
+        .await;
         pair.server.serialize_attachment(SocketState::default())?;
         Response::from_websocket(pair.client)
     }
@@ -245,10 +272,16 @@ impl Inbox {
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
                 "user" => {}
-                "after" => match v.parse::<u64>() {
-                    Ok(a) => after = a,
-                    Err(_) => return error(400, "bad_parameter", "`after` must be a whole number (a seq); use `cursor` for query pages"),
-                },
+                "after" => {
+                    match v.parse::<u64>() {
+                        Ok(a) => after = a,
+                        Err(_) => return error(
+                            400,
+                            "bad_parameter",
+                            "`after` must be a whole number (a seq); use `cursor` for query pages",
+                        ),
+                    }
+                }
                 _ => params.push((k.into_owned(), v.into_owned())),
             }
         }
@@ -259,7 +292,10 @@ impl Inbox {
         let now = now_ms();
         self.with_state(|st| {
             if let Replay::Reset { oldest } = st.log.replay(after, 0) {
-                return json(200, &serde_json::json!({"reset": {"oldest": oldest}, "head": st.log.head()}));
+                return json(
+                    200,
+                    &serde_json::json!({"reset": {"oldest": oldest}, "head": st.log.head()}),
+                );
             }
             let page = query_items(st.log.items().filter(|n| n.seq > after), &query, now);
             json(
@@ -282,7 +318,11 @@ impl Inbox {
         };
         let sql = self.sql();
         match frame {
-            ClientFrame::Hello { after, changes_after, .. } => {
+            ClientFrame::Hello {
+                after,
+                changes_after,
+                ..
+            } => {
                 let user = self.user()?;
                 self.with_state(|st| {
                     send(
@@ -300,7 +340,12 @@ impl Inbox {
                     for c in st.log.changes_after(changes_after) {
                         send(ws, &changed(c))?;
                     }
-                    send(ws, &ServerFrame::Synced { head: st.log.head() })
+                    send(
+                        ws,
+                        &ServerFrame::Synced {
+                            head: st.log.head(),
+                        },
+                    )
                 })?;
                 ws.serialize_attachment(SocketState { live: true })?;
             }
@@ -337,7 +382,13 @@ impl Inbox {
             }
             ClientFrame::Watch { topic } | ClientFrame::Unwatch { topic } if topic.is_empty() => {}
             ClientFrame::Watch { topic } => {
-                crate::topics::set_member(&self.env, &format!("topic:{topic}"), &self.user()?, true).await?;
+                crate::topics::set_member(
+                    &self.env,
+                    &format!("topic:{topic}"),
+                    &self.user()?,
+                    true,
+                )
+                .await?;
                 let topics = self.with_state(|st| {
                     if !st.topics.contains(&topic) {
                         st.topics.push(topic);
@@ -348,7 +399,13 @@ impl Inbox {
                 self.broadcast(&ServerFrame::Topics { topics });
             }
             ClientFrame::Unwatch { topic } => {
-                crate::topics::set_member(&self.env, &format!("topic:{topic}"), &self.user()?, false).await?;
+                crate::topics::set_member(
+                    &self.env,
+                    &format!("topic:{topic}"),
+                    &self.user()?,
+                    false,
+                )
+                .await?;
                 let topics = self.with_state(|st| {
                     st.topics.retain(|t| t != &topic);
                     store::put_meta(&sql, "topics", &st.topics)?;
@@ -363,7 +420,11 @@ impl Inbox {
 }
 
 fn changed(c: Change) -> ServerFrame {
-    ServerFrame::Changed { ids: c.ids, state: c.state, version: c.version }
+    ServerFrame::Changed {
+        ids: c.ids,
+        state: c.state,
+        version: c.version,
+    }
 }
 
 fn send(ws: &WebSocket, frame: &ServerFrame) -> Result<()> {
@@ -381,7 +442,12 @@ fn replay(ws: &WebSocket, log: &InboxLog, after: u64) -> Result<()> {
             }
             Replay::Items { items, more } => {
                 for n in &items {
-                    send(ws, &ServerFrame::Notify { notification: (*n).clone() })?;
+                    send(
+                        ws,
+                        &ServerFrame::Notify {
+                            notification: (*n).clone(),
+                        },
+                    )?;
                 }
                 match items.last() {
                     Some(last) if more => cursor = last.seq,
@@ -397,7 +463,12 @@ impl DurableObject for Inbox {
         if let Err(e) = store::migrate(&state.storage().sql()) {
             worker::console_error!("inbox schema migration failed: {e}");
         }
-        Inbox { state, env, loaded: RefCell::new(None), config: LogConfig::default() }
+        Inbox {
+            state,
+            env,
+            loaded: RefCell::new(None),
+            config: LogConfig::default(),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -426,19 +497,39 @@ impl DurableObject for Inbox {
         Response::ok("alarm handled")
     }
 
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
         match message {
             WebSocketIncomingMessage::String(text) => self.on_frame(&ws, &text).await,
             WebSocketIncomingMessage::Binary(_) => send(
                 &ws,
-                &ServerFrame::Error { code: "bad_frame".into(), message: "frames are JSON text, not binary".into() },
+                &ServerFrame::Error {
+                    code: "bad_frame".into(),
+                    message: "frames are JSON text, not binary".into(),
+                },
             ),
         }
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
         let _ = ws.close(Some(1000), Some("bye"));
-        crate::stats::report(&self.env, crate::stats::Report { sockets_delta: -1, ..Default::default() }).await;
+        crate::stats::report(
+            &self.env,
+            crate::stats::Report {
+                sockets_delta: -1,
+                ..Default::default()
+            },
+        )
+        .await;
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use worker::{Env, Request, Response, Result};
 
 use crate::config::{self, names};
 use crate::http::{error, json};
-use crate::inbox::{Delivery, DeliverRequest, DeliverResponse};
+use crate::inbox::{DeliverRequest, DeliverResponse, Delivery};
 use crate::now_ms;
 use crate::router::inbox_stub;
 
@@ -41,7 +41,11 @@ pub struct IngestResponse {
 /// Handles `POST /v1/events`.
 pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
     let limits = Limits::default();
-    if let Some(len) = req.headers().get("Content-Length")?.and_then(|l| l.parse::<usize>().ok()) {
+    if let Some(len) = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|l| l.parse::<usize>().ok())
+    {
         if len > limits.max_body_bytes {
             return too_large(len, &limits);
         }
@@ -51,11 +55,17 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
         return too_large(body.len(), &limits);
     }
     let Some(secret) = config::secret(env, names::INGEST) else {
-        return error(500, "not_configured", "TIDINGS_INGEST_SECRET is not set; add it with `wrangler secret put`");
+        return error(
+            500,
+            "not_configured",
+            "TIDINGS_INGEST_SECRET is not set; add it with `wrangler secret put`",
+        );
     };
     let now = now_ms();
     let header = req.headers().get("Tidings-Signature")?;
-    if let Err(e) = signature::verify_tidings(secret.as_bytes(), header.as_deref(), &body, now / 1000) {
+    if let Err(e) =
+        signature::verify_tidings(secret.as_bytes(), header.as_deref(), &body, now / 1000)
+    {
         return error(401, e.code(), &e.to_string());
     }
     let items = match decode_batch(&body, &limits) {
@@ -79,7 +89,10 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
 }
 
 fn too_large(size: usize, limits: &Limits) -> Result<Response> {
-    let e = BatchError::BodyTooLarge { size, limit: limits.max_body_bytes };
+    let e = BatchError::BodyTooLarge {
+        size,
+        limit: limits.max_body_bytes,
+    };
     error(413, e.code(), &e.to_string())
 }
 
@@ -91,7 +104,11 @@ enum Slot {
 
 /// Applies the rules to decoded events and hands each recipient's share to
 /// its Inbox; returns one verdict per input, in order.
-pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env: &Env, now: i64) -> Result<Vec<Verdict>> {
+pub async fn route_events(
+    events: Vec<std::result::Result<Event, Verdict>>,
+    env: &Env,
+    now: i64,
+) -> Result<Vec<Verdict>> {
     let mut slots: Vec<Slot> = Vec::with_capacity(events.len());
     // Per user: the deliveries, and for each the index of the event it came from.
     let mut per_user: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
@@ -108,27 +125,47 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
                 }
             };
             kinds.push(event.kind.clone());
-            slots.push(plan_event(rules, event, index, now, &mut per_user, &mut per_topic));
+            slots.push(plan_event(
+                rules,
+                event,
+                index,
+                now,
+                &mut per_user,
+                &mut per_topic,
+            ));
         }
     });
     let calls = per_user.into_iter().map(|(user, deliveries)| async move {
         let indexes: Vec<usize> = deliveries.iter().map(|(i, _)| *i).collect();
-        let request = DeliverRequest { user, deliveries: deliveries.into_iter().map(|(_, d)| d).collect() };
+        let request = DeliverRequest {
+            user,
+            deliveries: deliveries.into_iter().map(|(_, d)| d).collect(),
+        };
         (indexes, deliver(env, &request).await)
     });
     let topic_calls = per_topic.into_iter().map(|(topic, deliveries)| async move {
         let indexes: Vec<usize> = deliveries.iter().map(|(i, _)| *i).collect();
-        let outcome = crate::topics::fanout(env, &topic, deliveries.into_iter().map(|(_, d)| d).collect()).await;
+        let outcome = crate::topics::fanout(
+            env,
+            &topic,
+            deliveries.into_iter().map(|(_, d)| d).collect(),
+        )
+        .await;
         (indexes, outcome.map(|r| r.fresh))
     });
     let mut fresh = vec![false; slots.len()];
     let mut failed: Vec<Option<String>> = vec![None; slots.len()];
     let (users, topics) = futures_util::future::join(join_all(calls), join_all(topic_calls)).await;
-    let results = users.into_iter().map(|(i, o)| (i, o.map(|r| r.fresh))).chain(topics);
+    let results = users
+        .into_iter()
+        .map(|(i, o)| (i, o.map(|r| r.fresh)))
+        .chain(topics);
     for (indexes, outcome) in results {
         match outcome {
             Ok(f) => indexes.into_iter().zip(f).for_each(|(i, f)| fresh[i] |= f),
-            Err(e) => indexes.into_iter().for_each(|i| failed[i] = Some(e.to_string())),
+            Err(e) => indexes
+                .into_iter()
+                .for_each(|i| failed[i] = Some(e.to_string())),
         }
     }
     let verdicts: Vec<Verdict> = slots
@@ -139,7 +176,11 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
             Slot::Pending(id) => match failed[i].take() {
                 Some(e) => Verdict::rejected(
                     Some(id),
-                    Rejection::new("storage_unavailable", format!("events[{i}]"), format!("could not store it ({e}); retry the event")),
+                    Rejection::new(
+                        "storage_unavailable",
+                        format!("events[{i}]"),
+                        format!("could not store it ({e}); retry the event"),
+                    ),
                 ),
                 None if fresh[i] => Verdict::Accepted { id },
                 None => Verdict::Duplicate { id },
@@ -147,7 +188,12 @@ pub async fn route_events(events: Vec<std::result::Result<Event, Verdict>>, env:
         })
         .collect();
     let report = crate::stats::Report {
-        events: kinds.into_iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Accepted { .. })).map(|(k, _)| k).collect(),
+        events: kinds
+            .into_iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| matches!(v, Verdict::Accepted { .. }))
+            .map(|(k, _)| k)
+            .collect(),
         rejections: verdicts
             .iter()
             .filter_map(|v| match v {
@@ -176,7 +222,10 @@ fn plan_event(
             Rejection::new(
                 "unknown_type",
                 format!("events[{index}].type"),
-                format!("no rule handles events of type `{}`; add a rule or fix the type", event.kind),
+                format!(
+                    "no rule handles events of type `{}`; add a rule or fix the type",
+                    event.kind
+                ),
             ),
         ));
     }
@@ -212,7 +261,11 @@ pub async fn deliver(env: &Env, request: &DeliverRequest) -> Result<DeliverRespo
     let req = Request::new_with_init("https://inbox/deliver", &init)?;
     let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() != 200 {
-        return Err(worker::Error::RustError(format!("inbox answered {}: {}", resp.status_code(), resp.text().await.unwrap_or_default())));
+        return Err(worker::Error::RustError(format!(
+            "inbox answered {}: {}",
+            resp.status_code(),
+            resp.text().await.unwrap_or_default()
+        )));
     }
     resp.json().await
 }

@@ -27,37 +27,64 @@ async fn route(mut req: Request, env: &Env) -> Result<Response> {
     let path = req.path();
     match (req.method(), path.as_str()) {
         (Method::Options, _) => Ok(Response::empty()?.with_status(204)),
-        (Method::Get, "/v1/health") => json(200, &serde_json::json!({"ok": true, "version": tidings_core::VERSION})),
+        (Method::Get, "/v1/health") => json(
+            200,
+            &serde_json::json!({"ok": true, "version": tidings_core::VERSION}),
+        ),
         (Method::Post, "/v1/events") => ingest::own_format(&mut req, env).await,
         (Method::Get, "/v1/connect") => connect(req, env).await,
         (Method::Get, "/v1/inbox") => history(req, env).await,
         (Method::Get, "/v1/dev/token") => dev_token(req, env),
         (Method::Get, "/v1/stats") => operators(req, env, "/snapshot").await,
         (Method::Get, "/metrics") => operators(req, env, "/metrics").await,
-        (Method::Post, "/v1/webhooks/shopify") => webhooks::handle(&mut req, env, Platform::Shopify).await,
-        (Method::Post, "/v1/webhooks/stripe") => webhooks::handle(&mut req, env, Platform::Stripe).await,
-        (Method::Post, "/v1/webhooks/woocommerce") => webhooks::handle(&mut req, env, Platform::WooCommerce).await,
-        (_, "/v1/health" | "/v1/events" | "/v1/connect" | "/v1/inbox" | "/v1/dev/token") => {
-            error(405, "method_not_allowed", "this route does not accept that method")
+        (Method::Post, "/v1/webhooks/shopify") => {
+            webhooks::handle(&mut req, env, Platform::Shopify).await
         }
-        _ => error(404, "not_found", "no such route; see the README for the API"),
+        (Method::Post, "/v1/webhooks/stripe") => {
+            webhooks::handle(&mut req, env, Platform::Stripe).await
+        }
+        (Method::Post, "/v1/webhooks/woocommerce") => {
+            webhooks::handle(&mut req, env, Platform::WooCommerce).await
+        }
+        (_, "/v1/health" | "/v1/events" | "/v1/connect" | "/v1/inbox" | "/v1/dev/token") => error(
+            405,
+            "method_not_allowed",
+            "this route does not accept that method",
+        ),
+        _ => error(
+            404,
+            "not_found",
+            "no such route; see the README for the API",
+        ),
     }
 }
 
 /// Verifies a subscriber token; `Err` is the 401 response to return.
 fn authenticate(token: Option<String>, env: &Env) -> std::result::Result<Claims, Result<Response>> {
     let Some(secret) = config::secret(env, names::SUBSCRIBER) else {
-        return Err(error(500, "not_configured", "TIDINGS_SUBSCRIBER_SECRET is not set; add it with `wrangler secret put`"));
+        return Err(error(
+            500,
+            "not_configured",
+            "TIDINGS_SUBSCRIBER_SECRET is not set; add it with `wrangler secret put`",
+        ));
     };
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Err(error(401, "token_missing", "pass a subscriber JWT as ?token= or `Authorization: Bearer`"));
+        return Err(error(
+            401,
+            "token_missing",
+            "pass a subscriber JWT as ?token= or `Authorization: Bearer`",
+        ));
     };
     token::verify(secret.as_bytes(), &token, now_ms() / 1000, None)
         .map_err(|e| error(401, "token_invalid", &e.to_string()))
 }
 
 fn query_param(req: &Request, name: &str) -> Result<Option<String>> {
-    Ok(req.url()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
+    Ok(req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned()))
 }
 
 fn bearer(req: &Request) -> Result<Option<String>> {
@@ -73,17 +100,31 @@ async fn connect(req: Request, env: &Env) -> Result<Response> {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    if req.headers().get("Upgrade")?.map(|u| u.to_ascii_lowercase()) != Some("websocket".into()) {
+    if req
+        .headers()
+        .get("Upgrade")?
+        .map(|u| u.to_ascii_lowercase())
+        != Some("websocket".into())
+    {
         return error(426, "upgrade_required", "connect with a WebSocket client");
     }
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
     let mut init = RequestInit::new();
     init.with_headers(headers);
-    let role = if claims.role.as_deref() == Some("ops") { "&role=ops" } else { "" };
-    let url = format!("https://inbox/connect?user={}{role}", urlencode(&claims.sub));
+    let role = if claims.role.as_deref() == Some("ops") {
+        "&role=ops"
+    } else {
+        ""
+    };
+    let url = format!(
+        "https://inbox/connect?user={}{role}",
+        urlencode(&claims.sub)
+    );
     let inner = Request::new_with_init(&url, &init)?;
-    inbox_stub(env, &claims.sub)?.fetch_with_request(inner).await
+    inbox_stub(env, &claims.sub)?
+        .fetch_with_request(inner)
+        .await
 }
 
 /// `GET /v1/inbox`: history for clients without a socket.
@@ -94,7 +135,10 @@ async fn history(req: Request, env: &Env) -> Result<Response> {
     };
     let query = req.url()?.query().unwrap_or("").to_owned();
     let sep = if query.is_empty() { "" } else { "&" };
-    let url = format!("https://inbox/history?user={}{sep}{query}", urlencode(&claims.sub));
+    let url = format!(
+        "https://inbox/history?user={}{sep}{query}",
+        urlencode(&claims.sub)
+    );
     inbox_stub(env, &claims.sub)?.fetch_with_str(&url).await
 }
 
@@ -105,7 +149,11 @@ async fn operators(req: Request, env: &Env, path: &str) -> Result<Response> {
         Err(resp) => return resp,
     };
     if claims.role.as_deref() != Some("ops") {
-        return error(403, "forbidden", "statistics need a token with role \"ops\"");
+        return error(
+            403,
+            "forbidden",
+            "statistics need a token with role \"ops\"",
+        );
     }
     crate::stats::read(env, path).await
 }
@@ -113,17 +161,33 @@ async fn operators(req: Request, env: &Env, path: &str) -> Result<Response> {
 /// `GET /v1/dev/token?user=…`: a one-hour token, only with `TIDINGS_DEV_TOKENS=1`.
 fn dev_token(req: Request, env: &Env) -> Result<Response> {
     if !config::dev_tokens(env) {
-        return error(404, "not_found", "no such route; see the README for the API");
+        return error(
+            404,
+            "not_found",
+            "no such route; see the README for the API",
+        );
     }
     let Some(user) = query_param(&req, "user")?.filter(|u| !u.is_empty() && u.len() <= 256) else {
         return error(400, "missing_user", "pass ?user=<id>");
     };
     let Some(secret) = config::secret(env, names::SUBSCRIBER) else {
-        return error(500, "not_configured", "TIDINGS_SUBSCRIBER_SECRET is not set");
+        return error(
+            500,
+            "not_configured",
+            "TIDINGS_SUBSCRIBER_SECRET is not set",
+        );
     };
     let role = query_param(&req, "role")?.filter(|r| r == "ops");
-    let claims = Claims { sub: user, exp: now_ms() / 1000 + 3600, aud: None, role };
-    json(200, &serde_json::json!({"token": token::mint(secret.as_bytes(), &claims), "user": claims.sub, "exp": claims.exp}))
+    let claims = Claims {
+        sub: user,
+        exp: now_ms() / 1000 + 3600,
+        aud: None,
+        role,
+    };
+    json(
+        200,
+        &serde_json::json!({"token": token::mint(secret.as_bytes(), &claims), "user": claims.sub, "exp": claims.exp}),
+    )
 }
 
 /// The stub of `user`'s Inbox Durable Object.
@@ -136,7 +200,9 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

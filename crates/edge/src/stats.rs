@@ -44,7 +44,10 @@ pub struct Report {
 impl Report {
     /// `true` when there is nothing to report.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.rejections.is_empty() && self.delivered.is_empty() && self.sockets_delta == 0
+        self.events.is_empty()
+            && self.rejections.is_empty()
+            && self.delivered.is_empty()
+            && self.sockets_delta == 0
     }
 }
 
@@ -56,8 +59,10 @@ pub async fn report(env: &Env, report: Report) {
     let send = async {
         let stub = env.durable_object(STATS_BINDING)?.get_by_name("global")?;
         let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post).with_body(Some(serde_json::to_string(&report)?.into()));
-        stub.fetch_with_request(Request::new_with_init("https://stats/report", &init)?).await
+        init.with_method(worker::Method::Post)
+            .with_body(Some(serde_json::to_string(&report)?.into()));
+        stub.fetch_with_request(Request::new_with_init("https://stats/report", &init)?)
+            .await
     };
     if let Err(e) = send.await {
         worker::console_error!("stats report failed: {e}");
@@ -79,7 +84,10 @@ pub struct Stats {
 
 impl DurableObject for Stats {
     fn new(_state: State, _env: Env) -> Self {
-        Stats { engine: RefCell::new(Engine::new()), sockets: RefCell::new(0) }
+        Stats {
+            engine: RefCell::new(Engine::new()),
+            sockets: RefCell::new(0),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -112,7 +120,8 @@ impl DurableObject for Stats {
             "/metrics" => {
                 let text = prometheus_text(&self.engine.borrow().snapshot(now));
                 let mut resp = Response::ok(text)?;
-                resp.headers_mut().set("Content-Type", "text/plain; version=0.0.4")?;
+                resp.headers_mut()
+                    .set("Content-Type", "text/plain; version=0.0.4")?;
                 Ok(resp)
             }
             _ => error(404, "not_found", "unknown stats route"),

@@ -47,7 +47,9 @@ struct Seen {
 
 /// Reads a JSON value from `meta`.
 pub fn get_meta<T: DeserializeOwned>(sql: &SqlStorage, key: &str) -> Result<Option<T>> {
-    let rows: Vec<KV> = sql.exec("SELECT v FROM meta WHERE k = ?", vec![key.into()])?.to_array()?;
+    let rows: Vec<KV> = sql
+        .exec("SELECT v FROM meta WHERE k = ?", vec![key.into()])?
+        .to_array()?;
     match rows.into_iter().next() {
         Some(row) => Ok(Some(serde_json::from_str(&row.v)?)),
         None => Ok(None),
@@ -78,14 +80,22 @@ pub struct Loaded {
 /// Loads the whole inbox state.
 pub fn load(sql: &SqlStorage, config: LogConfig) -> Result<Loaded> {
     let meta: LogMeta = get_meta(sql, "log")?.unwrap_or_default();
-    let items: Vec<Body> = sql.exec("SELECT body FROM items ORDER BY seq", None)?.to_array()?;
+    let items: Vec<Body> = sql
+        .exec("SELECT body FROM items ORDER BY seq", None)?
+        .to_array()?;
     let items = items
         .into_iter()
         .filter_map(|b| serde_json::from_str::<Notification>(&b.body).ok())
         .collect::<Vec<_>>();
-    let changes: Vec<Body> = sql.exec("SELECT body FROM changes ORDER BY version", None)?.to_array()?;
-    let changes = changes.into_iter().filter_map(|b| serde_json::from_str::<Change>(&b.body).ok());
-    let seen: Vec<Seen> = sql.exec("SELECT event_id, at FROM seen", None)?.to_array()?;
+    let changes: Vec<Body> = sql
+        .exec("SELECT body FROM changes ORDER BY version", None)?
+        .to_array()?;
+    let changes = changes
+        .into_iter()
+        .filter_map(|b| serde_json::from_str::<Change>(&b.body).ok());
+    let seen: Vec<Seen> = sql
+        .exec("SELECT event_id, at FROM seen", None)?
+        .to_array()?;
     let seen = seen.into_iter().map(|s| (s.event_id, s.at as i64));
     Ok(Loaded {
         log: InboxLog::restore(config, meta, items, changes, seen),
@@ -100,7 +110,11 @@ pub fn write_appended(sql: &SqlStorage, appended: &Appended, meta: &LogMeta) -> 
     let n = &appended.notification;
     sql.exec(
         "INSERT INTO items (seq, id, body) VALUES (?, ?, ?)",
-        vec![seq_value(n.seq)?, n.id.as_str().into(), serde_json::to_string(n)?.into()],
+        vec![
+            seq_value(n.seq)?,
+            n.id.as_str().into(),
+            serde_json::to_string(n)?.into(),
+        ],
     )?;
     for seq in appended.superseded.iter().chain(appended.evicted.iter()) {
         sql.exec("DELETE FROM items WHERE seq = ?", vec![seq_value(*seq)?])?;
@@ -109,18 +123,32 @@ pub fn write_appended(sql: &SqlStorage, appended: &Appended, meta: &LogMeta) -> 
 }
 
 /// Persists a read-state change and the rows it touched.
-pub fn write_change(sql: &SqlStorage, log: &InboxLog, change: &Change, history: usize) -> Result<()> {
+pub fn write_change(
+    sql: &SqlStorage,
+    log: &InboxLog,
+    change: &Change,
+    history: usize,
+) -> Result<()> {
     for id in &change.ids {
         if let Some(n) = log.get(id) {
-            sql.exec("UPDATE items SET body = ? WHERE seq = ?", vec![serde_json::to_string(n)?.into(), seq_value(n.seq)?])?;
+            sql.exec(
+                "UPDATE items SET body = ? WHERE seq = ?",
+                vec![serde_json::to_string(n)?.into(), seq_value(n.seq)?],
+            )?;
         }
     }
     sql.exec(
         "INSERT INTO changes (version, body) VALUES (?, ?)",
-        vec![seq_value(change.version)?, serde_json::to_string(change)?.into()],
+        vec![
+            seq_value(change.version)?,
+            serde_json::to_string(change)?.into(),
+        ],
     )?;
     let floor = change.version.saturating_sub(history as u64);
-    sql.exec("DELETE FROM changes WHERE version <= ?", vec![seq_value(floor)?])?;
+    sql.exec(
+        "DELETE FROM changes WHERE version <= ?",
+        vec![seq_value(floor)?],
+    )?;
     put_meta(sql, "log", &log.meta())
 }
 
@@ -136,11 +164,16 @@ pub fn write_seen(sql: &SqlStorage, event_id: &str, at: i64) -> Result<()> {
 /// Forgets event ids no longer inside the de-duplication window.
 pub fn forget_seen(sql: &SqlStorage, ids: &[String]) -> Result<()> {
     for id in ids {
-        sql.exec("DELETE FROM seen WHERE event_id = ?", vec![id.as_str().into()])?;
+        sql.exec(
+            "DELETE FROM seen WHERE event_id = ?",
+            vec![id.as_str().into()],
+        )?;
     }
     Ok(())
 }
 
 fn seq_value(seq: u64) -> Result<SqlStorageValue> {
-    SqlStorageValue::try_from_i64(i64::try_from(seq).map_err(|_| worker::Error::RustError("seq overflow".into()))?)
+    SqlStorageValue::try_from_i64(
+        i64::try_from(seq).map_err(|_| worker::Error::RustError("seq overflow".into()))?,
+    )
 }

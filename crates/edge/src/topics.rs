@@ -49,7 +49,8 @@ pub async fn set_member(env: &Env, topic: &str, user: &str, member: bool) -> Res
     );
     let mut init = worker::RequestInit::new();
     init.with_method(worker::Method::Post);
-    stub.fetch_with_request(Request::new_with_init(&url, &init)?).await?;
+    stub.fetch_with_request(Request::new_with_init(&url, &init)?)
+        .await?;
     Ok(())
 }
 
@@ -57,11 +58,17 @@ pub async fn set_member(env: &Env, topic: &str, user: &str, member: bool) -> Res
 pub async fn fanout(env: &Env, topic: &str, deliveries: Vec<Delivery>) -> Result<FanoutResponse> {
     let stub = env.durable_object(TOPIC_BINDING)?.get_by_name(topic)?;
     let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post)
-        .with_body(Some(serde_json::to_string(&FanoutRequest { deliveries })?.into()));
-    let mut resp = stub.fetch_with_request(Request::new_with_init("https://topic/fanout", &init)?).await?;
+    init.with_method(worker::Method::Post).with_body(Some(
+        serde_json::to_string(&FanoutRequest { deliveries })?.into(),
+    ));
+    let mut resp = stub
+        .fetch_with_request(Request::new_with_init("https://topic/fanout", &init)?)
+        .await?;
     if resp.status_code() != 200 {
-        return Err(worker::Error::RustError(format!("topic answered {}", resp.status_code())));
+        return Err(worker::Error::RustError(format!(
+            "topic answered {}",
+            resp.status_code()
+        )));
     }
     resp.json().await
 }
@@ -85,7 +92,12 @@ struct Count {
 
 impl Topic {
     fn members(&self) -> Result<Vec<String>> {
-        let rows: Vec<Member> = self.state.storage().sql().exec("SELECT user FROM members", None)?.to_array()?;
+        let rows: Vec<Member> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT user FROM members", None)?
+            .to_array()?;
         Ok(rows.into_iter().map(|m| m.user).collect())
     }
 
@@ -96,12 +108,19 @@ impl Topic {
         let mut fresh = Vec::with_capacity(request.deliveries.len());
         let mut to_send = Vec::new();
         for d in request.deliveries {
-            let seen: Vec<Count> =
-                sql.exec("SELECT COUNT(*) AS n FROM seen WHERE event_id = ?", vec![d.event_id.as_str().into()])?.to_array()?;
+            let seen: Vec<Count> = sql
+                .exec(
+                    "SELECT COUNT(*) AS n FROM seen WHERE event_id = ?",
+                    vec![d.event_id.as_str().into()],
+                )?
+                .to_array()?;
             let is_new = seen.first().is_none_or(|c| c.n == 0.0);
             fresh.push(is_new);
             if is_new {
-                sql.exec("INSERT INTO seen (event_id, at) VALUES (?, ?)", vec![d.event_id.as_str().into(), (now as f64).into()])?;
+                sql.exec(
+                    "INSERT INTO seen (event_id, at) VALUES (?, ?)",
+                    vec![d.event_id.as_str().into(), (now as f64).into()],
+                )?;
                 to_send.push(d);
             }
         }
@@ -109,7 +128,10 @@ impl Topic {
         if !to_send.is_empty() {
             for chunk in members.chunks(FANOUT_BATCH) {
                 let calls = chunk.iter().map(|user| {
-                    let request = DeliverRequest { user: user.clone(), deliveries: to_send.clone() };
+                    let request = DeliverRequest {
+                        user: user.clone(),
+                        deliveries: to_send.clone(),
+                    };
                     async move { deliver(&self.env, &request).await }
                 });
                 for outcome in join_all(calls).await {
@@ -119,7 +141,13 @@ impl Topic {
                 }
             }
         }
-        json(200, &FanoutResponse { fresh, members: members.len() })
+        json(
+            200,
+            &FanoutResponse {
+                fresh,
+                members: members.len(),
+            },
+        )
     }
 }
 
@@ -139,11 +167,18 @@ impl DurableObject for Topic {
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         let url = req.url()?;
-        let user = url.query_pairs().find(|(k, _)| k == "user").map(|(_, v)| v.into_owned()).unwrap_or_default();
+        let user = url
+            .query_pairs()
+            .find(|(k, _)| k == "user")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
         let sql = self.state.storage().sql();
         match url.path() {
             "/join" if !user.is_empty() => {
-                sql.exec("INSERT OR IGNORE INTO members (user) VALUES (?)", vec![user.into()])?;
+                sql.exec(
+                    "INSERT OR IGNORE INTO members (user) VALUES (?)",
+                    vec![user.into()],
+                )?;
                 json(200, &serde_json::json!({"ok": true}))
             }
             "/leave" if !user.is_empty() => {

@@ -56,7 +56,15 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
     let limits = Limits::default();
     let body = req.bytes().await?;
     if body.len() > limits.max_body_bytes {
-        return error(413, "body_too_large", &format!("body is {} bytes, more than the limit of {}", body.len(), limits.max_body_bytes));
+        return error(
+            413,
+            "body_too_large",
+            &format!(
+                "body is {} bytes, more than the limit of {}",
+                body.len(),
+                limits.max_body_bytes
+            ),
+        );
     }
     let (secret_name, header_name) = match platform {
         Platform::Shopify => (names::SHOPIFY, "X-Shopify-Hmac-Sha256"),
@@ -65,11 +73,18 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
     };
     let headers = req.headers();
     // WooCommerce's activation ping is unsigned and must get a 200.
-    if platform == Platform::WooCommerce && headers.get(header_name)?.is_none() && webhooks::is_woocommerce_ping(&body) {
+    if platform == Platform::WooCommerce
+        && headers.get(header_name)?.is_none()
+        && webhooks::is_woocommerce_ping(&body)
+    {
         return json(200, &serde_json::json!({"ok": true, "ping": true}));
     }
     let Some(secret) = config::secret(env, secret_name) else {
-        return error(500, "not_configured", &format!("{secret_name} is not set; add it with `wrangler secret put {secret_name}`"));
+        return error(
+            500,
+            "not_configured",
+            &format!("{secret_name} is not set; add it with `wrangler secret put {secret_name}`"),
+        );
     };
     let mut sig = headers.get(header_name)?;
     if platform == Platform::Shopify && sig.is_none() {
@@ -77,8 +92,13 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
     }
     let verified = match platform {
         Platform::Shopify => signature::verify_shopify(secret.as_bytes(), sig.as_deref(), &body),
-        Platform::WooCommerce => signature::verify_woocommerce(secret.as_bytes(), sig.as_deref(), &body),
-        Platform::Stripe => signature::verify_stripe(secret.as_bytes(), sig.as_deref(), &body, now_ms() / 1000).map(|_| ()),
+        Platform::WooCommerce => {
+            signature::verify_woocommerce(secret.as_bytes(), sig.as_deref(), &body)
+        }
+        Platform::Stripe => {
+            signature::verify_stripe(secret.as_bytes(), sig.as_deref(), &body, now_ms() / 1000)
+                .map(|_| ())
+        }
     };
     if let Err(e) = verified {
         return error(401, e.code(), &e.to_string());
@@ -86,27 +106,46 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
     let Ok(text) = String::from_utf8(body) else {
         return error(400, "malformed_json", "the body is not UTF-8 JSON");
     };
-    let lower: Vec<(String, String)> = headers.entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-    let wh = WebhookHeaders::read(platform, |name| lower.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()));
+    let lower: Vec<(String, String)> = headers
+        .entries()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    let wh = WebhookHeaders::read(platform, |name| {
+        lower
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    });
     let request = DecodeRequest {
         platform: platform.name().to_owned(),
         topic: wh.topic.map(str::to_owned),
         delivery_id: wh.delivery_id.map(str::to_owned),
         body: text,
     };
-    let stub = env.durable_object(MEMORY_BINDING)?.get_by_name(platform.name())?;
+    let stub = env
+        .durable_object(MEMORY_BINDING)?
+        .get_by_name(platform.name())?;
     let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post).with_body(Some(serde_json::to_string(&request)?.into()));
-    let mut resp = stub.fetch_with_request(Request::new_with_init("https://memory/decode", &init)?).await?;
+    init.with_method(worker::Method::Post)
+        .with_body(Some(serde_json::to_string(&request)?.into()));
+    let mut resp = stub
+        .fetch_with_request(Request::new_with_init("https://memory/decode", &init)?)
+        .await?;
     let decoded: DecodeResponse = resp.json().await?;
     if let Some(e) = decoded.error {
         if e.code == "malformed_json" || e.code == "wrong_type" || e.code == "missing_field" {
             return error(400, &e.code, &format!("{} (at {})", e.message, e.path));
         }
-        return json(200, &serde_json::json!({"results": [Verdict::rejected(None, e)]}));
+        return json(
+            200,
+            &serde_json::json!({"results": [Verdict::rejected(None, e)]}),
+        );
     }
     if let Some(skip) = decoded.skipped {
-        return json(200, &serde_json::json!({"results": [Verdict::rejected(None, skip)]}));
+        return json(
+            200,
+            &serde_json::json!({"results": [Verdict::rejected(None, skip)]}),
+        );
     }
     let results = route_events(decoded.events.into_iter().map(Ok).collect(), env, now_ms()).await?;
     json(200, &serde_json::json!({ "results": results }))
@@ -127,14 +166,22 @@ struct Value {
 
 impl Memory for SqlMemory<'_> {
     fn get(&self, key: &str) -> Option<String> {
-        let rows: Vec<Value> = self.0.exec("SELECT v FROM memory WHERE k = ?", vec![key.into()]).ok()?.to_array().ok()?;
+        let rows: Vec<Value> = self
+            .0
+            .exec("SELECT v FROM memory WHERE k = ?", vec![key.into()])
+            .ok()?
+            .to_array()
+            .ok()?;
         rows.into_iter().next().map(|r| r.v)
     }
 }
 
 impl DurableObject for PlatformMemory {
     fn new(state: State, _env: Env) -> Self {
-        if let Err(e) = state.storage().sql().exec("CREATE TABLE IF NOT EXISTS memory (k TEXT PRIMARY KEY, v TEXT NOT NULL)", None) {
+        if let Err(e) = state.storage().sql().exec(
+            "CREATE TABLE IF NOT EXISTS memory (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+            None,
+        ) {
             worker::console_error!("platform memory schema failed: {e}");
         }
         PlatformMemory { state }
@@ -146,18 +193,39 @@ impl DurableObject for PlatformMemory {
             return error(400, "bad_platform", "unknown platform");
         };
         let sql = self.state.storage().sql();
-        let headers = WebhookHeaders { topic: request.topic.as_deref(), delivery_id: request.delivery_id.as_deref() };
-        let answer = match webhooks::decode(platform, &headers, request.body.as_bytes(), &SqlMemory(&sql), now_ms()) {
-            Ok(Decoded { events, remember, skipped }) => {
+        let headers = WebhookHeaders {
+            topic: request.topic.as_deref(),
+            delivery_id: request.delivery_id.as_deref(),
+        };
+        let answer = match webhooks::decode(
+            platform,
+            &headers,
+            request.body.as_bytes(),
+            &SqlMemory(&sql),
+            now_ms(),
+        ) {
+            Ok(Decoded {
+                events,
+                remember,
+                skipped,
+            }) => {
                 for (k, v) in remember {
                     sql.exec(
                         "INSERT INTO memory (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
                         vec![k.into(), v.into()],
                     )?;
                 }
-                DecodeResponse { events, skipped, error: None }
+                DecodeResponse {
+                    events,
+                    skipped,
+                    error: None,
+                }
             }
-            Err(e) => DecodeResponse { events: Vec::new(), skipped: None, error: Some(e) },
+            Err(e) => DecodeResponse {
+                events: Vec::new(),
+                skipped: None,
+                error: Some(e),
+            },
         };
         json(200, &answer)
     }

@@ -89,7 +89,10 @@ impl Center {
             open: RwSignal::new(false),
             locale: RwSignal::new(locale),
             announcement: RwSignal::new(String::new()),
-            prefs: RwSignal::new(Preferences { locale, ..Preferences::default() }),
+            prefs: RwSignal::new(Preferences {
+                locale,
+                ..Preferences::default()
+            }),
             topics: RwSignal::new(Vec::new()),
             toasts: RwSignal::new(Vec::new()),
             now: RwSignal::new(now_ms()),
@@ -176,10 +179,14 @@ impl Center {
                 let locale = self.locale.get_untracked();
                 let title = notification.title.get(locale).to_owned();
                 let live = self.status.get_untracked() == Status::Live;
-                let urgent = notification.priority == Priority::Urgent && notification.state == ReadState::Unread;
+                let urgent = notification.priority == Priority::Urgent
+                    && notification.state == ReadState::Unread;
                 self.upsert(vec![notification.clone()]);
                 if live {
-                    self.announcement.set(format!("{}: {title}", crate::i18n::t(locale, crate::i18n::Text::NewNotification)));
+                    self.announcement.set(format!(
+                        "{}: {title}",
+                        crate::i18n::t(locale, crate::i18n::Text::NewNotification)
+                    ));
                     if urgent && !notification.is_expired(now_ms()) {
                         let n = notification.clone();
                         self.toasts.update(|t| {
@@ -192,7 +199,8 @@ impl Center {
             }
             ServerFrame::Changed { ids, state, .. } => {
                 self.apply_change(&ids, state);
-                self.inbox.with_untracked(|i| ids.iter().filter_map(|id| i.get(id).cloned()).collect())
+                self.inbox
+                    .with_untracked(|i| ids.iter().filter_map(|id| i.get(id).cloned()).collect())
             }
             ServerFrame::Synced { .. } => {
                 self.status.set(Status::Live);
@@ -241,7 +249,9 @@ impl Center {
         if ids.is_empty() {
             return;
         }
-        let changed = self.inbox.with_untracked(|i| ids.iter().filter_map(|id| i.get(id).cloned()).collect());
+        let changed = self
+            .inbox
+            .with_untracked(|i| ids.iter().filter_map(|id| i.get(id).cloned()).collect());
         self.persist(changed);
         self.broadcast(&ids, ReadState::Read);
         self.send(ClientFrame::MarkAllRead { before });
@@ -268,7 +278,11 @@ impl Center {
                 t.push(topic.clone());
             }
         });
-        self.send(if watch { ClientFrame::Watch { topic } } else { ClientFrame::Unwatch { topic } });
+        self.send(if watch {
+            ClientFrame::Watch { topic }
+        } else {
+            ClientFrame::Unwatch { topic }
+        });
     }
 
     /// Removes a toast.
@@ -288,13 +302,20 @@ impl Center {
 
     /// Joins the `BroadcastChannel("tidings-<user>")` shared by this shopper's tabs.
     pub fn join_tabs(&self, user: &str) {
-        let Ok(channel) = web_sys::BroadcastChannel::new(&format!("tidings-{user}")) else { return };
+        let Ok(channel) = web_sys::BroadcastChannel::new(&format!("tidings-{user}")) else {
+            return;
+        };
         let center = *self;
-        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            let Some(text) = ev.data().as_string() else { return };
-            let Ok(change) = serde_json::from_str::<TabChange>(&text) else { return };
-            center.apply_from_tab(change);
-        });
+        let on_message =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let Some(text) = ev.data().as_string() else {
+                    return;
+                };
+                let Ok(change) = serde_json::from_str::<TabChange>(&text) else {
+                    return;
+                };
+                center.apply_from_tab(change);
+            });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // The channel lives as long as the page.
         on_message.forget();
@@ -314,7 +335,11 @@ impl Center {
 
     fn broadcast(&self, ids: &[String], state: ReadState) {
         if let Some(channel) = self.channel.get_value() {
-            let text = serde_json::to_string(&TabChange { ids: ids.to_vec(), state }).unwrap_or_default();
+            let text = serde_json::to_string(&TabChange {
+                ids: ids.to_vec(),
+                state,
+            })
+            .unwrap_or_default();
             let _ = channel.post_message(&JsValue::from_str(&text));
         }
     }
@@ -323,7 +348,10 @@ impl Center {
     pub fn send(&self, frame: ClientFrame) {
         let text = frame.encode();
         let sender = self.sender.get_value();
-        let sent = sender.borrow().as_ref().is_some_and(|s| s.unbounded_send(text.clone()).is_ok());
+        let sent = sender
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.unbounded_send(text.clone()).is_ok());
         if !sent {
             if let Some(store) = self.store() {
                 leptos::task::spawn_local(async move {

@@ -5,8 +5,8 @@
 use std::rc::Rc;
 
 use futures_util::{SinkExt, StreamExt};
-use leptos::prelude::*;
 use gloo_net::websocket::{futures::WebSocket, Message};
+use leptos::prelude::*;
 use tidings_core::notification::Notification;
 use tidings_core::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 
@@ -35,7 +35,11 @@ pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
             Err(e) => leptos::logging::warn!("tidings: cannot open socket: {e:?}"),
         }
         center.set_sender(None);
-        center.status.set(if attempt >= 2 { Status::Offline } else { Status::Reconnecting });
+        center.status.set(if attempt >= 2 {
+            Status::Offline
+        } else {
+            Status::Reconnecting
+        });
         let delay = backoff_ms(attempt, js_sys::Math::random());
         attempt = attempt.saturating_add(1);
         gloo_timers::future::TimeoutFuture::new(delay).await;
@@ -50,7 +54,12 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         Some(s) => s.meta_u64("version").await.ok().flatten().unwrap_or(0),
         None => 0,
     };
-    let hello = ClientFrame::Hello { v: PROTOCOL_VERSION, after, changes_after }.encode();
+    let hello = ClientFrame::Hello {
+        v: PROTOCOL_VERSION,
+        after,
+        changes_after,
+    }
+    .encode();
     if sink.send(Message::Text(hello)).await.is_err() {
         return false;
     }
@@ -84,7 +93,9 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         };
         let is_synced = matches!(frame, ServerFrame::Synced { .. });
         let version = match &frame {
-            ServerFrame::Changed { version, .. } | ServerFrame::Welcome { version, .. } => Some(*version),
+            ServerFrame::Changed { version, .. } | ServerFrame::Welcome { version, .. } => {
+                Some(*version)
+            }
             _ => None,
         };
         if let ServerFrame::Reset { .. } = frame {

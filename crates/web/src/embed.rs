@@ -30,21 +30,35 @@ pub struct Options {
 pub fn socket_url(options: &Options) -> String {
     let base = if options.edge_url.is_empty() {
         let loc = web_sys::window().map(|w| w.location());
-        let proto = loc.as_ref().and_then(|l| l.protocol().ok()).unwrap_or_else(|| "http:".into());
+        let proto = loc
+            .as_ref()
+            .and_then(|l| l.protocol().ok())
+            .unwrap_or_else(|| "http:".into());
         let host = loc.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
         format!("{}//{host}", if proto == "https:" { "wss:" } else { "ws:" })
     } else {
-        options.edge_url.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1)
+        options
+            .edge_url
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1)
     };
-    format!("{}/v1/connect?token={}", base.trim_end_matches('/'), js_sys::encode_uri_component(&options.token))
+    format!(
+        "{}/v1/connect?token={}",
+        base.trim_end_matches('/'),
+        js_sys::encode_uri_component(&options.token)
+    )
 }
 
 /// Mounts a center into `parent` and connects it. Returns the center's state.
 pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
     let center = Center::new(options.locale);
-    let handle = leptos::mount::mount_to(parent, move || view! { <NotificationCenter center=center /> });
+    let handle = leptos::mount::mount_to(
+        parent,
+        move || view! { <NotificationCenter center=center /> },
+    );
     handle.forget();
-    let user = tidings_core::token::peek_subject(&options.token).unwrap_or_else(|| "anonymous".into());
+    let user =
+        tidings_core::token::peek_subject(&options.token).unwrap_or_else(|| "anonymous".into());
     center.join_tabs(&user);
     mount_watch_buttons(center);
     leptos::task::spawn_local(async move {
@@ -72,12 +86,29 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
 
 /// Mounts watch buttons into every `.product[data-sku]` card of the page.
 pub fn mount_watch_buttons(center: Center) {
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-    let Ok(cards) = doc.query_selector_all(".product[data-sku]") else { return };
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Ok(cards) = doc.query_selector_all(".product[data-sku]") else {
+        return;
+    };
     for i in 0..cards.length() {
-        let Some(card) = cards.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()) else { continue };
-        let Some(sku) = card.get_attribute("data-sku").filter(|s| !s.is_empty() && s.len() <= 190) else { continue };
-        let handle = leptos::mount::mount_to(card, move || view! { <WatchButtons center=center sku=sku /> });
+        let Some(card) = cards
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            continue;
+        };
+        let Some(sku) = card
+            .get_attribute("data-sku")
+            .filter(|s| !s.is_empty() && s.len() <= 190)
+        else {
+            continue;
+        };
+        let handle = leptos::mount::mount_to(
+            card,
+            move || view! { <WatchButtons center=center sku=sku /> },
+        );
         handle.forget();
     }
 }
@@ -85,16 +116,34 @@ pub fn mount_watch_buttons(center: Center) {
 /// JavaScript entry point: `mount(element, {edgeUrl, token, locale})`.
 #[wasm_bindgen]
 pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
-    let get = |k: &str| js_sys::Reflect::get(&options, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
-    let token = get("token").ok_or_else(|| JsValue::from_str("mount: options.token (a subscriber JWT) is required"))?;
-    let locale = if get("locale").as_deref() == Some("zh") { Locale::Zh } else { Locale::En };
-    start(element, Options { edge_url: get("edgeUrl").unwrap_or_default(), token, locale });
+    let get = |k: &str| {
+        js_sys::Reflect::get(&options, &JsValue::from_str(k))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let token = get("token")
+        .ok_or_else(|| JsValue::from_str("mount: options.token (a subscriber JWT) is required"))?;
+    let locale = if get("locale").as_deref() == Some("zh") {
+        Locale::Zh
+    } else {
+        Locale::En
+    };
+    start(
+        element,
+        Options {
+            edge_url: get("edgeUrl").unwrap_or_default(),
+            token,
+            locale,
+        },
+    );
     Ok(())
 }
 
 fn query_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 /// The demo storefront: token from `?token=`, or a dev token for `?user=` (default `alice`).
@@ -114,7 +163,11 @@ pub fn boot_demo() {
                 }
             }
         };
-        let locale = if query_param("lang").as_deref() == Some("zh") { Locale::Zh } else { Locale::En };
+        let locale = if query_param("lang").as_deref() == Some("zh") {
+            Locale::Zh
+        } else {
+            Locale::En
+        };
         let Some(root) = web_sys::window()
             .and_then(|w| w.document())
             .and_then(|d| d.get_element_by_id("tidings-root"))
@@ -123,16 +176,32 @@ pub fn boot_demo() {
             leptos::logging::error!("tidings: the page has no #tidings-root element");
             return;
         };
-        start(root, Options { edge_url: String::new(), token, locale });
+        start(
+            root,
+            Options {
+                edge_url: String::new(),
+                token,
+                locale,
+            },
+        );
     });
 }
 
 async fn dev_token(user: &str) -> Result<String, String> {
     let url = format!("/v1/dev/token?user={}", js_sys::encode_uri_component(user));
-    let resp = gloo_net::http::Request::get(&url).send().await.map_err(|e| e.to_string())?;
+    let resp = gloo_net::http::Request::get(&url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if !resp.ok() {
-        return Err(format!("GET {url} answered {} (dev tokens need TIDINGS_DEV_TOKENS=1)", resp.status()));
+        return Err(format!(
+            "GET {url} answered {} (dev tokens need TIDINGS_DEV_TOKENS=1)",
+            resp.status()
+        ));
     }
     let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    body["token"].as_str().map(str::to_owned).ok_or_else(|| "no token in the answer".into())
+    body["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "no token in the answer".into())
 }

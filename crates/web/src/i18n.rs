@@ -101,7 +101,10 @@ fn pair(t: Text) -> (&'static str, &'static str) {
         Close => ("Close", "关闭"),
         Live => ("Live", "实时"),
         Reconnecting => ("Reconnecting…", "正在重新连接…"),
-        Offline => ("Offline — showing saved notifications", "离线——显示已保存的通知"),
+        Offline => (
+            "Offline — showing saved notifications",
+            "离线——显示已保存的通知",
+        ),
         MarkRead => ("Mark read", "标为已读"),
         MarkUnread => ("Mark unread", "标为未读"),
         Archive => ("Archive", "归档"),

@@ -20,7 +20,10 @@ fn note(id: &str, seq: u64, title: &str) -> Notification {
         kind: "order.shipped".into(),
         category: Category::Order,
         priority: Priority::Normal,
-        title: Localized { en: title.into(), zh: String::new() },
+        title: Localized {
+            en: title.into(),
+            zh: String::new(),
+        },
         body: Localized::default(),
         link: None,
         created_at: now_ms() - 150_000 - (seq as i64),
@@ -51,8 +54,15 @@ fn mount(locale: Locale) -> Mounted {
     let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&root).unwrap();
     let center = Center::new(locale);
-    let handle = leptos::mount::mount_to(root.clone(), move || view! { <NotificationCenter center=center /> });
-    Mounted { center, root, _handle: Box::new(handle) }
+    let handle = leptos::mount::mount_to(
+        root.clone(),
+        move || view! { <NotificationCenter center=center /> },
+    );
+    Mounted {
+        center,
+        root,
+        _handle: Box::new(handle),
+    }
 }
 
 async fn settle() {
@@ -65,17 +75,26 @@ async fn settle() {
 
 impl Mounted {
     fn q(&self, sel: &str) -> Option<web_sys::HtmlElement> {
-        self.root.query_selector(sel).unwrap().map(|e| e.unchecked_into())
+        self.root
+            .query_selector(sel)
+            .unwrap()
+            .map(|e| e.unchecked_into())
     }
     fn all(&self, sel: &str) -> Vec<web_sys::HtmlElement> {
         let list = self.root.query_selector_all(sel).unwrap();
-        (0..list.length()).map(|i| list.item(i).unwrap().unchecked_into()).collect()
+        (0..list.length())
+            .map(|i| list.item(i).unwrap().unchecked_into())
+            .collect()
     }
     fn titles(&self) -> Vec<String> {
-        self.all(".tidings-item .tidings-title").iter().map(|e| e.text_content().unwrap_or_default()).collect()
+        self.all(".tidings-item .tidings-title")
+            .iter()
+            .map(|e| e.text_content().unwrap_or_default())
+            .collect()
     }
     fn feed(&self, n: Notification) {
-        self.center.on_frame(ServerFrame::Notify { notification: n });
+        self.center
+            .on_frame(ServerFrame::Notify { notification: n });
     }
     async fn open(&self) {
         self.q("button.tidings-bell").unwrap().click();
@@ -86,7 +105,9 @@ impl Mounted {
         input.set_value(value);
         let init = web_sys::EventInit::new();
         init.set_bubbles(true);
-        input.dispatch_event(&web_sys::Event::new_with_event_init_dict("input", &init).unwrap()).unwrap();
+        input
+            .dispatch_event(&web_sys::Event::new_with_event_init_dict("input", &init).unwrap())
+            .unwrap();
         settle().await;
     }
     async fn select(&self, sel: &str, value: &str) {
@@ -94,7 +115,9 @@ impl Mounted {
         select.set_value(value);
         let init = web_sys::EventInit::new();
         init.set_bubbles(true);
-        select.dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap()).unwrap();
+        select
+            .dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap())
+            .unwrap();
         settle().await;
     }
 }
@@ -107,12 +130,25 @@ async fn badge_counts_and_caps_at_99() {
     m.feed(note("e:1", 1, "One"));
     settle().await;
     let bell = m.q("button.tidings-bell").unwrap();
-    assert!(bell.get_attribute("aria-label").unwrap().contains("1 unread"));
+    assert!(bell
+        .get_attribute("aria-label")
+        .unwrap()
+        .contains("1 unread"));
     assert_eq!(m.q(".tidings-badge").unwrap().text_content().unwrap(), "1");
-    m.center.upsert((2..=120).map(|i| note(&format!("e:{i}"), i, &format!("N{i}"))).collect());
+    m.center.upsert(
+        (2..=120)
+            .map(|i| note(&format!("e:{i}"), i, &format!("N{i}")))
+            .collect(),
+    );
     settle().await;
-    assert_eq!(m.q(".tidings-badge").unwrap().text_content().unwrap(), "99+");
-    assert!(bell.get_attribute("aria-label").unwrap().contains("120 unread"));
+    assert_eq!(
+        m.q(".tidings-badge").unwrap().text_content().unwrap(),
+        "99+"
+    );
+    assert!(bell
+        .get_attribute("aria-label")
+        .unwrap()
+        .contains("120 unread"));
     // Mark all read clears the badge.
     m.open().await;
     m.q(".tidings-mark-all").unwrap().click();
@@ -135,7 +171,13 @@ async fn category_tab_filters_the_list() {
     m.q(".tidings-tab[data-tab=payment]").unwrap().click();
     settle().await;
     assert_eq!(m.titles(), vec!["Payment failed"]);
-    assert_eq!(m.q(".tidings-tab[data-tab=payment]").unwrap().get_attribute("aria-selected").as_deref(), Some("true"));
+    assert_eq!(
+        m.q(".tidings-tab[data-tab=payment]")
+            .unwrap()
+            .get_attribute("aria-selected")
+            .as_deref(),
+        Some("true")
+    );
     // The Account tab shows account and security.
     m.q(".tidings-tab[data-tab=account]").unwrap().click();
     settle().await;
@@ -163,7 +205,11 @@ async fn search_filters_including_chinese() {
     m.input(".tidings-search", "").await;
     assert_eq!(m.titles().len(), 2);
     // The search box has an accessible name.
-    let label = m.q("label.tidings-search-label").unwrap().text_content().unwrap();
+    let label = m
+        .q("label.tidings-search-label")
+        .unwrap()
+        .text_content()
+        .unwrap();
     assert!(label.contains("Search"));
 }
 
@@ -213,12 +259,19 @@ async fn collapse_key_updates_in_place() {
 #[wasm_bindgen_test]
 async fn markup_in_text_renders_as_text() {
     let m = mount(Locale::En);
-    let mut n = note("e:x", 1, "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\">");
+    let mut n = note(
+        "e:x",
+        1,
+        "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\">",
+    );
     n.body.en = "<b>bold</b>".into();
     n.link = Some("javascript:alert(1)".into());
     m.feed(n);
     m.open().await;
-    assert_eq!(m.titles(), vec!["<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\">"]);
+    assert_eq!(
+        m.titles(),
+        vec!["<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\">"]
+    );
     let item = m.q(".tidings-item").unwrap();
     assert!(item.query_selector("script").unwrap().is_none());
     assert!(item.query_selector("img").unwrap().is_none());
@@ -235,7 +288,10 @@ async fn dialog_focus_and_escape() {
     let m = mount(Locale::En);
     m.open().await;
     let panel = m.q("[role=dialog]").expect("dialog open");
-    assert_eq!(panel.get_attribute("aria-labelledby").as_deref(), Some("tidings-heading"));
+    assert_eq!(
+        panel.get_attribute("aria-labelledby").as_deref(),
+        Some("tidings-heading")
+    );
     assert!(m.q("#tidings-heading").is_some());
     // Focus moved into the dialog.
     let active = document().active_element().unwrap();
@@ -243,12 +299,25 @@ async fn dialog_focus_and_escape() {
     let init = web_sys::KeyboardEventInit::new();
     init.set_key("Escape");
     init.set_bubbles(true);
-    active.dispatch_event(&web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap()).unwrap();
+    active
+        .dispatch_event(
+            &web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap(),
+        )
+        .unwrap();
     settle().await;
     assert!(m.q("[role=dialog]").is_none(), "Escape closes the dialog");
     let bell = m.q("button.tidings-bell").unwrap();
-    assert_eq!(document().active_element().unwrap(), bell.unchecked_into::<web_sys::Element>());
-    assert_eq!(m.q("button.tidings-bell").unwrap().get_attribute("aria-expanded").as_deref(), Some("false"));
+    assert_eq!(
+        document().active_element().unwrap(),
+        bell.unchecked_into::<web_sys::Element>()
+    );
+    assert_eq!(
+        m.q("button.tidings-bell")
+            .unwrap()
+            .get_attribute("aria-expanded")
+            .as_deref(),
+        Some("false")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -256,15 +325,32 @@ async fn item_actions_relative_time_and_chinese_ui() {
     let m = mount(Locale::Zh);
     m.feed(note("e:1", 1, "Shipped"));
     m.open().await;
-    assert!(m.q(".tidings-time").unwrap().text_content().unwrap().contains("2 分钟前"));
-    assert_eq!(m.q("#tidings-heading").unwrap().text_content().unwrap(), "通知");
+    assert!(m
+        .q(".tidings-time")
+        .unwrap()
+        .text_content()
+        .unwrap()
+        .contains("2 分钟前"));
+    assert_eq!(
+        m.q("#tidings-heading").unwrap().text_content().unwrap(),
+        "通知"
+    );
     // Switch to English.
     m.select(".tidings-lang", "en").await;
-    assert!(m.q(".tidings-time").unwrap().text_content().unwrap().contains("2 min ago"));
+    assert!(m
+        .q(".tidings-time")
+        .unwrap()
+        .text_content()
+        .unwrap()
+        .contains("2 min ago"));
     // Toggle read, then archive; archived view shows it.
     m.q(".tidings-toggle").unwrap().click();
     settle().await;
-    assert!(!m.q(".tidings-item").unwrap().class_name().contains("unread"));
+    assert!(!m
+        .q(".tidings-item")
+        .unwrap()
+        .class_name()
+        .contains("unread"));
     m.q(".tidings-archive").unwrap().click();
     settle().await;
     assert!(m.titles().is_empty());
@@ -277,7 +363,11 @@ async fn item_actions_relative_time_and_chinese_ui() {
 #[wasm_bindgen_test]
 async fn load_more_pages_through_cursor() {
     let m = mount(Locale::En);
-    m.center.upsert((1..=45).map(|i| note(&format!("e:{i}"), i, &format!("N{i}"))).collect());
+    m.center.upsert(
+        (1..=45)
+            .map(|i| note(&format!("e:{i}"), i, &format!("N{i}")))
+            .collect(),
+    );
     m.open().await;
     assert_eq!(m.titles().len(), tidings_web::components::PAGE_SIZE);
     m.q(".tidings-more").unwrap().click();
@@ -299,7 +389,12 @@ async fn urgent_item_raises_dismissable_toast_when_live() {
     settle().await;
     let region = m.q("[role=alert]").unwrap();
     assert!(region.text_content().unwrap().contains("Payment failed"));
-    assert!(m.q("[aria-live=polite]").unwrap().text_content().unwrap().contains("Payment failed"));
+    assert!(m
+        .q("[aria-live=polite]")
+        .unwrap()
+        .text_content()
+        .unwrap()
+        .contains("Payment failed"));
     m.q(".tidings-toast-dismiss").unwrap().click();
     settle().await;
     assert!(m.q(".tidings-toast").is_none());
@@ -320,10 +415,23 @@ async fn changes_from_other_tabs_apply_within_200ms() {
     gloo_timers::future::TimeoutFuture::new(200).await;
     settle().await;
     assert_eq!(b.center.inbox.with_untracked(|i| i.unread()), 0);
-    assert!(b.q("button.tidings-bell").unwrap().get_attribute("aria-label").unwrap().contains("0 unread"));
+    assert!(b
+        .q("button.tidings-bell")
+        .unwrap()
+        .get_attribute("aria-label")
+        .unwrap()
+        .contains("0 unread"));
     // Applying directly works too.
-    b.center.apply_from_tab(TabChange { ids: vec!["e:1".into()], state: ReadState::Archived });
-    assert_eq!(b.center.inbox.with_untracked(|i| i.get("e:1").unwrap().state), ReadState::Archived);
+    b.center.apply_from_tab(TabChange {
+        ids: vec!["e:1".into()],
+        state: ReadState::Archived,
+    });
+    assert_eq!(
+        b.center
+            .inbox
+            .with_untracked(|i| i.get("e:1").unwrap().state),
+        ReadState::Archived
+    );
 }
 
 #[wasm_bindgen_test]
@@ -334,9 +442,14 @@ async fn prefs_sheet_sends_prefs_and_applies_server_prefs() {
     m.open().await;
     m.q(".tidings-prefs-open").unwrap().click();
     settle().await;
-    let sec: web_sys::HtmlInputElement = m.q(".tidings-pref-category[data-category=security]").unwrap().unchecked_into();
+    let sec: web_sys::HtmlInputElement = m
+        .q(".tidings-pref-category[data-category=security]")
+        .unwrap()
+        .unchecked_into();
     assert!(sec.disabled() && sec.checked());
-    m.q(".tidings-pref-category[data-category=promo]").unwrap().click();
+    m.q(".tidings-pref-category[data-category=promo]")
+        .unwrap()
+        .click();
     m.q(".tidings-quiet-on").unwrap().click();
     settle().await;
     m.input(".tidings-quiet-start", "21:30").await;
@@ -348,10 +461,16 @@ async fn prefs_sheet_sends_prefs_and_applies_server_prefs() {
     assert_eq!(frame["prefs"]["muted"], serde_json::json!(["promo"]));
     assert_eq!(frame["prefs"]["quiet_hours"]["start_minute"], 21 * 60 + 30);
     // The edge's prefs (e.g. from another device) switch the language.
-    let prefs = tidings_core::prefs::Preferences { locale: Locale::Zh, ..Default::default() };
+    let prefs = tidings_core::prefs::Preferences {
+        locale: Locale::Zh,
+        ..Default::default()
+    };
     m.center.on_frame(ServerFrame::Prefs { prefs });
     settle().await;
-    assert_eq!(m.q("#tidings-heading").unwrap().text_content().unwrap(), "通知");
+    assert_eq!(
+        m.q("#tidings-heading").unwrap().text_content().unwrap(),
+        "通知"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -365,18 +484,36 @@ async fn watch_buttons_toggle_and_reflect_topics() {
         view! { <tidings_web::components::WatchButtons center=center sku="sku-mug".to_string() /> }
     });
     settle().await;
-    let stock: web_sys::HtmlElement = root.query_selector(".tidings-watch-stock").unwrap().unwrap().unchecked_into();
-    assert_eq!(stock.get_attribute("aria-pressed").as_deref(), Some("false"));
+    let stock: web_sys::HtmlElement = root
+        .query_selector(".tidings-watch-stock")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(
+        stock.get_attribute("aria-pressed").as_deref(),
+        Some("false")
+    );
     stock.click();
     settle().await;
-    assert_eq!(rx.try_recv().unwrap(), r#"{"type":"watch","topic":"stock:sku-mug"}"#);
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        r#"{"type":"watch","topic":"stock:sku-mug"}"#
+    );
     assert_eq!(stock.get_attribute("aria-pressed").as_deref(), Some("true"));
     stock.click();
     settle().await;
-    assert_eq!(rx.try_recv().unwrap(), r#"{"type":"unwatch","topic":"stock:sku-mug"}"#);
-    center.on_frame(ServerFrame::Topics { topics: vec!["price:sku-mug".into()] });
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        r#"{"type":"unwatch","topic":"stock:sku-mug"}"#
+    );
+    center.on_frame(ServerFrame::Topics {
+        topics: vec!["price:sku-mug".into()],
+    });
     settle().await;
-    let price = root.query_selector(".tidings-watch-price").unwrap().unwrap();
+    let price = root
+        .query_selector(".tidings-watch-price")
+        .unwrap()
+        .unwrap();
     assert_eq!(price.get_attribute("aria-pressed").as_deref(), Some("true"));
     root.remove();
 }
@@ -396,12 +533,24 @@ async fn tabs_are_keyboard_usable() {
     init.set_key("ArrowRight");
     init.set_bubbles(true);
     for _ in 0..2 {
-        document().active_element().unwrap()
-            .dispatch_event(&web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap()).unwrap();
+        document()
+            .active_element()
+            .unwrap()
+            .dispatch_event(
+                &web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init)
+                    .unwrap(),
+            )
+            .unwrap();
         settle().await;
     }
     let pay_tab = m.q(".tidings-tab[data-tab=payment]").unwrap();
-    assert_eq!(pay_tab.get_attribute("aria-selected").as_deref(), Some("true"));
-    assert_eq!(document().active_element().unwrap(), pay_tab.unchecked_into::<web_sys::Element>());
+    assert_eq!(
+        pay_tab.get_attribute("aria-selected").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        document().active_element().unwrap(),
+        pay_tab.unchecked_into::<web_sys::Element>()
+    );
     assert_eq!(m.titles(), vec!["Payment failed"]);
 }

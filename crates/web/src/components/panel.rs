@@ -3,9 +3,9 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 use tidings_core::inbox::{Query, Sort, StateFilter};
 use tidings_core::notification::{Category, Locale, Notification, Priority};
+use wasm_bindgen::JsCast;
 
 use crate::center::{Center, Status};
 use crate::components::{Item, PrefsSheet};
@@ -23,7 +23,10 @@ pub fn tabs() -> Vec<(Option<Category>, Vec<Category>)> {
         (Some(Category::Stock), vec![Category::Stock]),
         (Some(Category::Price), vec![Category::Price]),
         (Some(Category::Promo), vec![Category::Promo]),
-        (Some(Category::Account), vec![Category::Account, Category::Security]),
+        (
+            Some(Category::Account),
+            vec![Category::Account, Category::Security],
+        ),
     ]
 }
 

@@ -37,28 +37,43 @@ pub fn PrefsSheet(
     let current = center.prefs.get_untracked();
     let muted = RwSignal::new(current.muted.clone());
     let quiet_on = RwSignal::new(current.quiet_hours.is_some());
-    let q = current.quiet_hours.unwrap_or(QuietHours { start_minute: 22 * 60, end_minute: 7 * 60 });
+    let q = current.quiet_hours.unwrap_or(QuietHours {
+        start_minute: 22 * 60,
+        end_minute: 7 * 60,
+    });
     let start = RwSignal::new(hhmm(q.start_minute));
     let end = RwSignal::new(hhmm(q.end_minute));
     let lang = RwSignal::new(current.locale);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let quiet_hours = if quiet_on.get_untracked() {
-            match (parse_hhmm(&start.get_untracked()), parse_hhmm(&end.get_untracked())) {
-                (Some(s), Some(e)) => Some(QuietHours { start_minute: s, end_minute: e }),
+            match (
+                parse_hhmm(&start.get_untracked()),
+                parse_hhmm(&end.get_untracked()),
+            ) {
+                (Some(s), Some(e)) => Some(QuietHours {
+                    start_minute: s,
+                    end_minute: e,
+                }),
                 _ => None,
             }
         } else {
             None
         };
         let prefs = Preferences {
-            muted: muted.get_untracked().into_iter().filter(|c| c.can_be_muted()).collect(),
+            muted: muted
+                .get_untracked()
+                .into_iter()
+                .filter(|c| c.can_be_muted())
+                .collect(),
             quiet_hours,
             utc_offset_minutes: local_offset().clamp(-840, 840),
             locale: lang.get_untracked(),
         };
         center.save_prefs(prefs);
-        center.announcement.set(i18n::t(lang.get_untracked(), Text::Saved).to_owned());
+        center
+            .announcement
+            .set(i18n::t(lang.get_untracked(), Text::Saved).to_owned());
         on_done.run(());
     };
     view! {
