@@ -10,7 +10,10 @@ pub type Res<T = ()> = Result<T, String>;
 
 /// Unix milliseconds now.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The default `.dev.vars`, found next to this crate in the workspace.
@@ -57,7 +60,9 @@ impl Edge {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(format!("--edge must be an http(s) URL, got `{base}`"));
         }
-        let path = dev_vars.map(Path::to_path_buf).unwrap_or_else(default_dev_vars);
+        let path = dev_vars
+            .map(Path::to_path_buf)
+            .unwrap_or_else(default_dev_vars);
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .timeout(Duration::from_secs(30))
@@ -80,7 +85,13 @@ impl Edge {
     pub async fn wait_healthy(&self, patience: Duration) -> Res {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
-            let last = match self.http.get(self.url("/v1/health")).timeout(Duration::from_secs(5)).send().await {
+            let last = match self
+                .http
+                .get(self.url("/v1/health"))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+            {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) => format!("status {}", r.status()),
                 Err(e) => e.to_string(),
@@ -99,7 +110,11 @@ impl Edge {
     /// Signs `{"events": events}` with the ingest secret (now) and posts it.
     pub async fn post(&self, events: &[Value]) -> Res<Posted> {
         let body = serde_json::to_vec(&json!({ "events": events })).map_err(|e| e.to_string())?;
-        let sig = tidings_core::signature::sign_tidings(self.ingest_secret.as_bytes(), (now_ms() / 1000) as i64, &body);
+        let sig = tidings_core::signature::sign_tidings(
+            self.ingest_secret.as_bytes(),
+            (now_ms() / 1000) as i64,
+            &body,
+        );
         let resp = self
             .http
             .post(self.url("/v1/events"))
@@ -108,15 +123,32 @@ impl Edge {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("POST {} failed: {e}", self.url("/v1/events")))?;
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!(
+                        "POST {} got no answer within 30 s (the edge may still deliver the batch)",
+                        self.url("/v1/events")
+                    )
+                } else {
+                    format!("POST {} failed: {e}", self.url("/v1/events"))
+                }
+            })?;
         let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let text = resp.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         let results = if status == 202 {
-            body.get("results").and_then(Value::as_array).cloned().unwrap_or_default()
+            body.get("results")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
-        Ok(Posted { status, results, body })
+        Ok(Posted {
+            status,
+            results,
+            body,
+        })
     }
 
     /// `ws(s)://…/v1/connect?token=…` for `user`, with a one-day token.
@@ -128,7 +160,10 @@ impl Edge {
             role: None,
         };
         let token = tidings_core::token::mint(self.subscriber_secret.as_bytes(), &claims);
-        let ws = self.base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+        let ws = self
+            .base
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
         format!("{ws}/v1/connect?token={token}")
     }
 }
@@ -201,10 +236,9 @@ impl Rng {
 
 /// Parses `500`, `500/s` or `2.5/s`.
 pub fn parse_rate(flag: &str, v: &str) -> Res<f64> {
-    let n: f64 = v
-        .trim_end_matches("/s")
-        .parse()
-        .map_err(|_| format!("{flag} needs a number of events per second like `2` or `2/s`, got `{v}`"))?;
+    let n: f64 = v.trim_end_matches("/s").parse().map_err(|_| {
+        format!("{flag} needs a number of events per second like `2` or `2/s`, got `{v}`")
+    })?;
     if !(n > 0.0 && n.is_finite()) {
         return Err(format!("{flag} must be positive, got `{v}`"));
     }
@@ -213,7 +247,8 @@ pub fn parse_rate(flag: &str, v: &str) -> Res<f64> {
 
 /// Parses a whole number for `flag`.
 pub fn parse_num<T: std::str::FromStr>(flag: &str, v: &str) -> Res<T> {
-    v.parse().map_err(|_| format!("{flag} needs a whole number, got `{v}`"))
+    v.parse()
+        .map_err(|_| format!("{flag} needs a whole number, got `{v}`"))
 }
 
 /// Completes on Ctrl-C or SIGTERM (what `cargo xtask dev` sends its group on exit).

@@ -55,16 +55,28 @@ impl Options {
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
-            let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+            let mut value = || {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
             match flag.as_str() {
                 "--edge" => o.edge = value()?,
                 "--sockets" => o.sockets = common::parse_num(flag, &value()?)?,
                 "--rate" => o.rate = common::parse_rate(flag, &value()?)?,
-                "--duration" => o.duration = Duration::from_secs(common::parse_num(flag, &value()?)?),
+                "--duration" => {
+                    o.duration = Duration::from_secs(common::parse_num(flag, &value()?)?)
+                }
                 "--grace" => o.grace = Duration::from_secs(common::parse_num(flag, &value()?)?),
-                "--connect-concurrency" => o.connect_concurrency = common::parse_num(flag, &value()?)?,
+                "--connect-concurrency" => {
+                    o.connect_concurrency = common::parse_num(flag, &value()?)?
+                }
                 "--dev-vars" => o.dev_vars = Some(value()?.into()),
-                other => return Err(format!("unknown option `{other}` for load; see `tidings-sim --help`")),
+                other => {
+                    return Err(format!(
+                        "unknown option `{other}` for load; see `tidings-sim --help`"
+                    ))
+                }
             }
         }
         if o.sockets == 0 || o.connect_concurrency == 0 {
@@ -113,7 +125,10 @@ impl Shared {
     fn on_notify(&self, id: &str, ingested_at: i64) {
         let recv_us = self.elapsed_us();
         let recv_unix_ms = now_ms() as i64;
-        let Some(n) = id.strip_prefix(&self.id_prefix).and_then(|s| s.parse::<usize>().ok()).filter(|&n| n < self.received.len())
+        let Some(n) = id
+            .strip_prefix(&self.id_prefix)
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|&n| n < self.received.len())
         else {
             self.unexpected.fetch_add(1, Relaxed);
             return;
@@ -125,10 +140,16 @@ impl Shared {
         self.unique.fetch_add(1, Relaxed);
         let sent = self.sent_at_us[n].load(Relaxed);
         if sent > 0 {
-            self.latencies_us.lock().expect("lock").push(recv_us.saturating_sub(sent - 1));
+            self.latencies_us
+                .lock()
+                .expect("lock")
+                .push(recv_us.saturating_sub(sent - 1));
         }
         if ingested_at > 0 {
-            self.edge_latencies_ms.lock().expect("lock").push((recv_unix_ms - ingested_at).max(0) as u64);
+            self.edge_latencies_ms
+                .lock()
+                .expect("lock")
+                .push((recv_unix_ms - ingested_at).max(0) as u64);
         }
     }
 }
@@ -168,8 +189,13 @@ pub async fn run(o: Options) -> Res {
     let (ready_tx, mut ready_rx) = mpsc::channel::<(usize, Res)>(o.sockets);
     let sending_done = Arc::new(AtomicBool::new(false));
     for i in 0..o.sockets {
-        let (edge, shared, gate, ready_tx, done) =
-            (edge.clone(), shared.clone(), gate.clone(), ready_tx.clone(), sending_done.clone());
+        let (edge, shared, gate, ready_tx, done) = (
+            edge.clone(),
+            shared.clone(),
+            gate.clone(),
+            ready_tx.clone(),
+            sending_done.clone(),
+        );
         tokio::spawn(async move { socket(i, edge, shared, gate, ready_tx, done).await });
     }
     drop(ready_tx);
@@ -190,7 +216,11 @@ pub async fn run(o: Options) -> Res {
         }
     }
     let connect_s = t0.elapsed().as_secs_f64();
-    println!("sockets: {}/{} synced in {connect_s:.1} s", ready.len(), o.sockets);
+    println!(
+        "sockets: {}/{} synced in {connect_s:.1} s",
+        ready.len(),
+        o.sockets
+    );
     if !failures.is_empty() {
         println!("  {} failed, first: {}", failures.len(), failures[0]);
     }
@@ -228,7 +258,11 @@ pub async fn run(o: Options) -> Res {
                     })
                 })
                 .collect();
-            let permit = in_flight.clone().acquire_owned().await.expect("semaphore open");
+            let permit = in_flight
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
             let sent_us = shared.elapsed_us() + 1;
             for n in next..end {
                 shared.sent_at_us[n].store(sent_us, Relaxed);
@@ -237,7 +271,11 @@ pub async fn run(o: Options) -> Res {
             tokio::spawn(async move {
                 let t = Instant::now();
                 let result = edge.post(&events).await;
-                shared.post_us.lock().expect("lock").push(t.elapsed().as_micros() as u64);
+                shared
+                    .post_us
+                    .lock()
+                    .expect("lock")
+                    .push(t.elapsed().as_micros() as u64);
                 let mut c = shared.counts.lock().expect("lock");
                 match result {
                     Ok(p) if p.status == 202 && p.results.len() == events.len() => {
@@ -250,14 +288,16 @@ pub async fn run(o: Options) -> Res {
                                 Some("duplicate") => c.duplicate += 1,
                                 _ => {
                                     c.rejected += 1;
-                                    c.first_problem.get_or_insert_with(|| common::verdict_line(v));
+                                    c.first_problem
+                                        .get_or_insert_with(|| common::verdict_line(v));
                                 }
                             }
                         }
                     }
                     Ok(p) => {
                         c.failed_posts += 1;
-                        c.first_problem.get_or_insert_with(|| format!("HTTP {}: {}", p.status, p.body));
+                        c.first_problem
+                            .get_or_insert_with(|| format!("HTTP {}: {}", p.status, p.body));
                     }
                     Err(e) => {
                         c.failed_posts += 1;
@@ -287,7 +327,9 @@ pub async fn run(o: Options) -> Res {
 
     // 4. Report.
     let c = shared.counts.lock().expect("lock");
-    let lost = (0..next).filter(|&n| shared.accepted[n].load(Relaxed) && shared.received[n].load(Relaxed) == 0).count();
+    let lost = (0..next)
+        .filter(|&n| shared.accepted[n].load(Relaxed) && shared.received[n].load(Relaxed) == 0)
+        .count();
     let received = shared.unique.load(Relaxed);
     println!(
         "sent {next} events in {send_s:.1} s ({:.1}/s achieved; last answer at {posts_done_s:.1} s){}",
@@ -310,11 +352,20 @@ pub async fn run(o: Options) -> Res {
     let us = std::mem::take(&mut *shared.latencies_us.lock().expect("lock"));
     println!("latency send → socket, ms: {}", percentiles(us, 1000.0));
     let ms = std::mem::take(&mut *shared.edge_latencies_ms.lock().expect("lock"));
-    println!("latency edge ingested_at → socket, ms: {}", percentiles(ms, 1.0));
+    println!(
+        "latency edge ingested_at → socket, ms: {}",
+        percentiles(ms, 1.0)
+    );
     let post = std::mem::take(&mut *shared.post_us.lock().expect("lock"));
-    println!("POST /v1/events round trip per batch, ms: {}", percentiles(post, 1000.0));
+    println!(
+        "POST /v1/events round trip per batch, ms: {}",
+        percentiles(post, 1000.0)
+    );
     if lost > 0 || c.failed_posts > 0 {
-        return Err(format!("{lost} accepted events never reached their socket, {} posts failed", c.failed_posts));
+        return Err(format!(
+            "{lost} accepted events never reached their socket, {} posts failed",
+            c.failed_posts
+        ));
     }
     Ok(())
 }
@@ -325,7 +376,10 @@ fn percentiles(mut values: Vec<u64>, scale: f64) -> String {
         return "no samples".into();
     }
     values.sort_unstable();
-    let at = |q: f64| values[((values.len() as f64 * q).ceil() as usize).clamp(1, values.len()) - 1] as f64 / scale;
+    let at = |q: f64| {
+        values[((values.len() as f64 * q).ceil() as usize).clamp(1, values.len()) - 1] as f64
+            / scale
+    };
     format!(
         "p50 {:.1}, p90 {:.1}, p99 {:.1}, max {:.1} (n = {})",
         at(0.50),
@@ -351,15 +405,23 @@ async fn socket(
         let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
             .await
             .map_err(|e| format!("WebSocket upgrade failed: {e}"))?;
-        ws.send(Message::Text(json!({"type": "hello", "after": 0}).to_string().into()))
-            .await
-            .map_err(|e| format!("cannot send hello: {e}"))?;
+        ws.send(Message::Text(
+            json!({"type": "hello", "after": 0}).to_string().into(),
+        ))
+        .await
+        .map_err(|e| format!("cannot send hello: {e}"))?;
         loop {
-            let msg = ws.next().await.ok_or("closed before synced")?.map_err(|e| format!("read failed: {e}"))?;
+            let msg = ws
+                .next()
+                .await
+                .ok_or("closed before synced")?
+                .map_err(|e| format!("read failed: {e}"))?;
             if let Message::Text(text) = msg {
                 match ServerFrame::decode(&text) {
                     Ok(ServerFrame::Synced { .. }) => return Ok(ws),
-                    Ok(ServerFrame::Error { code, message }) => return Err(format!("edge error {code}: {message}")),
+                    Ok(ServerFrame::Error { code, message }) => {
+                        return Err(format!("edge error {code}: {message}"))
+                    }
                     Ok(_) => {}
                     Err(e) => return Err(format!("undecodable frame {text}: {e}")),
                 }

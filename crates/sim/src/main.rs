@@ -58,7 +58,10 @@ fn main() -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tidings-sim: cannot start the async runtime: {e}");
@@ -66,13 +69,17 @@ fn main() -> ExitCode {
         }
     };
     let result = match cmd.as_str() {
-        "simulate" => simulate::Options::parse(rest).and_then(|o| runtime.block_on(simulate::run(o))),
+        "simulate" => {
+            simulate::Options::parse(rest).and_then(|o| runtime.block_on(simulate::run(o)))
+        }
         "load" => load::Options::parse(rest).and_then(|o| runtime.block_on(load::run(o))),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        other => Err(format!("unknown command `{other}`; expected `simulate` or `load`\n\n{USAGE}")),
+        other => Err(format!(
+            "unknown command `{other}`; expected `simulate` or `load`\n\n{USAGE}"
+        )),
     };
     // Socket tasks may still be parked on reads; do not wait for them.
     runtime.shutdown_background();

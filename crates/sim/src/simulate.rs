@@ -44,21 +44,36 @@ impl Options {
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
-            let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+            let mut value = || {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
             match flag.as_str() {
                 "--edge" => o.edge = value()?,
                 "--rate" => o.rate = common::parse_rate(flag, &value()?)?,
                 "--users" => {
-                    o.users = value()?.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
+                    o.users = value()?
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|u| !u.is_empty())
+                        .map(String::from)
+                        .collect();
                     if o.users.is_empty() {
                         return Err("--users needs at least one user id, e.g. alice,bob".into());
                     }
                 }
-                "--duration" => o.duration = Some(Duration::from_secs(common::parse_num(flag, &value()?)?)),
+                "--duration" => {
+                    o.duration = Some(Duration::from_secs(common::parse_num(flag, &value()?)?))
+                }
                 "--seed" => o.seed = common::parse_num(flag, &value()?)?,
                 "--run-id" => o.run_id = Some(value()?),
                 "--dev-vars" => o.dev_vars = Some(value()?.into()),
-                other => return Err(format!("unknown option `{other}` for simulate; see `tidings-sim --help`")),
+                other => {
+                    return Err(format!(
+                        "unknown option `{other}` for simulate; see `tidings-sim --help`"
+                    ))
+                }
             }
         }
         Ok(o)
@@ -73,9 +88,21 @@ struct Product {
 }
 
 const CATALOG: &[Product] = &[
-    Product { sku: "sku-lantern", title: "Storm lantern", price_cents: 3900 },
-    Product { sku: "sku-blanket", title: "Wool throw", price_cents: 8900 },
-    Product { sku: "sku-mug", title: "Enamel mug", price_cents: 1400 },
+    Product {
+        sku: "sku-lantern",
+        title: "Storm lantern",
+        price_cents: 3900,
+    },
+    Product {
+        sku: "sku-blanket",
+        title: "Wool throw",
+        price_cents: 8900,
+    },
+    Product {
+        sku: "sku-mug",
+        title: "Enamel mug",
+        price_cents: 1400,
+    },
 ];
 
 const CARRIERS: &[&str] = &["UPS", "DHL", "FedEx", "USPS"];
@@ -169,17 +196,29 @@ impl Store {
     fn at(&mut self, t: u64, action: Action) {
         self.seq += 1;
         self.actions.push(Some(action));
-        self.queue.push(Reverse((t, self.seq, self.actions.len() - 1)));
+        self.queue
+            .push(Reverse((t, self.seq, self.actions.len() - 1)));
     }
 
     fn send(&mut self, t: u64, user: Option<&str>, kind: &'static str, what: String, data: Value) {
-        self.at(t, Action::Send(Planned { user: user.map(String::from), kind, data, what }));
+        self.at(
+            t,
+            Action::Send(Planned {
+                user: user.map(String::from),
+                kind,
+                data,
+                what,
+            }),
+        );
     }
 
     /// The next action and its time; plans follow-ups as a side effect.
     fn next(&mut self) -> (u64, Action) {
         loop {
-            let Reverse((t, _, idx)) = self.queue.pop().expect("the store always has something planned");
+            let Reverse((t, _, idx)) = self
+                .queue
+                .pop()
+                .expect("the store always has something planned");
             let action = self.actions[idx].take().expect("each action runs once");
             match action {
                 Action::NewJourney => {
@@ -197,7 +236,13 @@ impl Store {
                         "available": available, "previous_available": 0,
                         "url": format!("/products/{}", p.sku),
                     });
-                    self.send(back, None, "inventory.restocked", format!("{} +{available}", p.sku), data);
+                    self.send(
+                        back,
+                        None,
+                        "inventory.restocked",
+                        format!("{} +{available}", p.sku),
+                        data,
+                    );
                     let next = back + self.rng.secs(40.0, 90.0);
                     self.at(next, Action::StockCycle(i));
                 }
@@ -216,7 +261,13 @@ impl Store {
                         "old_price": money(old), "new_price": money(new), "currency": "USD",
                         "url": format!("/products/{}", p.sku),
                     });
-                    self.send(t, None, "product.price_dropped", format!("{} {} → {}", p.sku, money(old), money(new)), data);
+                    self.send(
+                        t,
+                        None,
+                        "product.price_dropped",
+                        format!("{} {} → {}", p.sku, money(old), money(new)),
+                        data,
+                    );
                     let next = t + self.rng.secs(40.0, 100.0);
                     self.at(next, Action::PriceDrop);
                 }
@@ -247,7 +298,8 @@ impl Store {
             let i = (self.rng.next_u64() % CATALOG.len() as u64) as usize;
             let qty = self.rng.range(1, 2);
             total += self.prices[i] * qty;
-            items.push(json!({ "title": CATALOG[i].title, "quantity": qty, "sku": CATALOG[i].sku }));
+            items
+                .push(json!({ "title": CATALOG[i].title, "quantity": qty, "sku": CATALOG[i].sku }));
         }
         let total_s = money(total);
         let first_item = items[0]["title"].clone();
@@ -267,21 +319,45 @@ impl Store {
         // A third of journeys start with a cart left behind; the reminder is
         // held for an hour, and the order that follows cancels it.
         if self.rng.chance(0.35) {
-            self.send(t, u, "cart.abandoned", cart_id.clone(), json!({ "cart_id": cart_id, "total": total_s, "currency": "USD" }));
+            self.send(
+                t,
+                u,
+                "cart.abandoned",
+                cart_id.clone(),
+                json!({ "cart_id": cart_id, "total": total_s, "currency": "USD" }),
+            );
             if self.rng.chance(0.15) {
                 return; // never comes back: the reminder arrives in an hour
             }
             t += self.rng.secs(4.0, 9.0);
         }
-        self.send(t, u, "order.created", format!("{number} {total_s} USD"), with(json!({ "payment_status": "pending" })));
+        self.send(
+            t,
+            u,
+            "order.created",
+            format!("{number} {total_s} USD"),
+            with(json!({ "payment_status": "pending" })),
+        );
         t += self.rng.secs(2.0, 5.0);
         if self.rng.chance(0.12) {
             let (code, reason) = *self.rng.pick(FAILURE_REASONS);
             let pay = json!({ "payment_id": format!("pi_{}_{n}", self.run), "amount": total_s, "reason": reason, "failure_code": code });
-            self.send(t, u, "payment.failed", format!("{number} {code}"), with(pay));
+            self.send(
+                t,
+                u,
+                "payment.failed",
+                format!("{number} {code}"),
+                with(pay),
+            );
             t += self.rng.secs(5.0, 10.0);
             if self.rng.chance(0.4) {
-                self.send(t, u, "order.cancelled", format!("{number} unpaid"), with(json!({ "reason": "declined" })));
+                self.send(
+                    t,
+                    u,
+                    "order.cancelled",
+                    format!("{number} unpaid"),
+                    with(json!({ "reason": "declined" })),
+                );
                 return;
             }
         }
@@ -289,16 +365,34 @@ impl Store {
         if self.rng.chance(0.3) {
             let pay = json!({ "payment_id": format!("pi_{}_{n}", self.run), "amount": total_s, "currency": "USD",
                               "order_id": order_id, "order_number": number });
-            self.send(t + 300, u, "payment.succeeded", format!("{number} {total_s} USD"), pay);
+            self.send(
+                t + 300,
+                u,
+                "payment.succeeded",
+                format!("{number} {total_s} USD"),
+                pay,
+            );
         }
         t += self.rng.secs(4.0, 10.0);
         if self.rng.chance(0.06) {
             let reason = *self.rng.pick(CANCEL_REASONS);
-            self.send(t, u, "order.cancelled", format!("{number} {reason}"), with(json!({ "reason": reason })));
+            self.send(
+                t,
+                u,
+                "order.cancelled",
+                format!("{number} {reason}"),
+                with(json!({ "reason": reason })),
+            );
             t += self.rng.secs(2.0, 5.0);
             let refund = json!({ "order_id": order_id, "order_number": number, "amount": total_s, "currency": "USD",
                                  "reason": "order cancelled", "refund_id": format!("re_{}_{n}", self.run), "fully_refunded": true });
-            self.send(t, u, "order.refunded", format!("{number} {total_s} USD"), refund);
+            self.send(
+                t,
+                u,
+                "order.refunded",
+                format!("{number} {total_s} USD"),
+                refund,
+            );
             return;
         }
         let carrier = *self.rng.pick(CARRIERS);
@@ -308,9 +402,21 @@ impl Store {
                     "tracking_url": format!("https://track.example/{tracking}"), "shipment_status": status,
                     "items": order["items"], "item_count": order["item_count"], "first_item": order["first_item"] })
         };
-        self.send(t, u, "order.shipped", format!("{number} {carrier} {tracking}"), track("confirmed"));
+        self.send(
+            t,
+            u,
+            "order.shipped",
+            format!("{number} {carrier} {tracking}"),
+            track("confirmed"),
+        );
         t += self.rng.secs(5.0, 10.0);
-        self.send(t, u, "order.in_transit", format!("{number} {carrier}"), track("in_transit"));
+        self.send(
+            t,
+            u,
+            "order.in_transit",
+            format!("{number} {carrier}"),
+            track("in_transit"),
+        );
         t += self.rng.secs(5.0, 12.0);
         self.send(t, u, "order.delivered", number.clone(), track("delivered"));
         if self.rng.chance(0.1) {
@@ -318,7 +424,13 @@ impl Store {
             let item = self.rng.pick(CATALOG);
             let refund = json!({ "order_id": order_id, "order_number": number, "amount": money(item.price_cents), "currency": "USD",
                                  "reason": "damaged in transit", "refund_id": format!("re_{}_{n}", self.run), "fully_refunded": false });
-            self.send(t, u, "order.refunded", format!("{number} {} USD", money(item.price_cents)), refund);
+            self.send(
+                t,
+                u,
+                "order.refunded",
+                format!("{number} {} USD", money(item.price_cents)),
+                refund,
+            );
         }
     }
 }
@@ -327,7 +439,10 @@ impl Store {
 pub async fn run(o: Options) -> Res {
     let edge = Edge::new(&o.edge, o.dev_vars.as_deref())?;
     edge.wait_healthy(Duration::from_secs(60)).await?;
-    let run = o.run_id.clone().unwrap_or_else(|| format!("s{}", radix36(now_ms() / 1000)));
+    let run = o
+        .run_id
+        .clone()
+        .unwrap_or_else(|| format!("s{}", radix36(now_ms() / 1000)));
     println!(
         "tidings-sim: simulating a store for {} on {} (seed {}, ~{} events/s, run {run}); Ctrl-C stops",
         o.users.join(", "),
@@ -393,7 +508,10 @@ pub async fn run(o: Options) -> Res {
             }
         };
         let who = planned.user.as_deref().unwrap_or("(topic)");
-        println!("{stamp} {who:<8} {:<22} {:<34} → {verdict}", planned.kind, planned.what);
+        println!(
+            "{stamp} {who:<8} {:<22} {:<34} → {verdict}",
+            planned.kind, planned.what
+        );
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
@@ -441,8 +559,22 @@ mod tests {
     #[test]
     fn a_cart_reminder_is_followed_by_an_order_with_the_same_cart() {
         let lines = story(3);
-        let cart = lines.iter().find(|l| l.contains("cart.abandoned")).expect("a cart");
-        let id = cart.split("\"cart_id\":\"").nth(1).unwrap().split('"').next().unwrap();
-        assert!(lines.iter().any(|l| l.contains("order.created") && l.contains(id)) || lines.len() == 200);
+        let cart = lines
+            .iter()
+            .find(|l| l.contains("cart.abandoned"))
+            .expect("a cart");
+        let id = cart
+            .split("\"cart_id\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("order.created") && l.contains(id))
+                || lines.len() == 200
+        );
     }
 }
