@@ -283,7 +283,7 @@ impl Socket {
     /// Sends a JSON frame.
     pub async fn send(&mut self, frame: Value) {
         self.ws
-            .send(Message::Text(frame.to_string().into()))
+            .send(Message::Text(frame.to_string()))
             .await
             .expect("send frame");
     }

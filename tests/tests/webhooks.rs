@@ -70,6 +70,9 @@ fn fixture(path: &str) -> Vec<u8> {
 /// items with one collapse key, so a later one replaces an earlier) and its type.
 type Expected = (String, String, String);
 
+/// One delivery to post: platform, fixture path, topic, headers.
+type Case = (Platform, String, Option<String>, Vec<(&'static str, String)>);
+
 /// Core's verdict for a delivery, with the same memory the edge keeps.
 fn expected(
     platform: Platform,
@@ -113,7 +116,7 @@ async fn every_fixture_becomes_the_expected_notification() {
     let edge = Edge::start().await;
     let mut memory = HashMap::new();
     let mut deliveries: Vec<Expected> = Vec::new();
-    let mut cases: Vec<(Platform, String, Option<String>, Vec<(&str, String)>)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     for (i, (file, topic)) in SHOPIFY.iter().enumerate() {
         let body = fixture(&format!("shopify/{file}"));
         let headers = vec![
