@@ -149,6 +149,14 @@ fn query_param(name: &str) -> Option<String> {
 /// The demo storefront: token from `?token=`, or a dev token for `?user=` (default `alice`).
 pub fn boot_demo() {
     // Leptos' executor starts with the first mount, so the boot itself runs on wasm-bindgen's.
+    // Pages that embed the center with `mount(…)` have no #tidings-root: nothing to boot.
+    let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("tidings-root"))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return;
+    };
     wasm_bindgen_futures::spawn_local(async move {
         let token = match query_param("token") {
             Some(t) => t,
@@ -167,14 +175,6 @@ pub fn boot_demo() {
             Locale::Zh
         } else {
             Locale::En
-        };
-        let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id("tidings-root"))
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-        else {
-            leptos::logging::error!("tidings: the page has no #tidings-root element");
-            return;
         };
         start(
             root,
