@@ -159,7 +159,10 @@ impl Inbox {
                 }
             }
         }
-        crate::stats::report(&self.env, report).await;
+        // Statistics must not hold up the request that delivered.
+        let env = self.env.clone();
+        self.state
+            .wait_until(async move { crate::stats::report(&env, report).await });
     }
 
     /// Appends to the log and persists it; returns the frame to send once stored.
