@@ -314,6 +314,22 @@ impl Inbox {
         })
     }
 
+    /// Applies a read-state change to the log, persists it, then tells every socket.
+    fn change_state(&self, apply: impl FnOnce(&mut InboxLog) -> Option<Change>) -> Result<()> {
+        let sql = self.sql();
+        let change = self.with_state(|st| {
+            let change = apply(&mut st.log);
+            if let Some(c) = &change {
+                store::write_change(&sql, &st.log, c, self.config.change_history)?;
+            }
+            Ok(change)
+        })?;
+        if let Some(c) = change {
+            self.broadcast(&changed(c));
+        }
+        Ok(())
+    }
+
     async fn on_frame(&self, ws: &WebSocket, text: &str) -> Result<()> {
         let frame = match ClientFrame::decode(text) {
             Ok(f) => f,
@@ -352,29 +368,9 @@ impl Inbox {
                 })?;
                 ws.serialize_attachment(SocketState { live: true })?;
             }
-            ClientFrame::Mark { ids, state } => {
-                let change = self.with_state(|st| {
-                    let change = st.log.mark(&ids, state);
-                    if let Some(c) = &change {
-                        store::write_change(&sql, &st.log, c, self.config.change_history)?;
-                    }
-                    Ok(change)
-                })?;
-                if let Some(c) = change {
-                    self.broadcast(&changed(c));
-                }
-            }
+            ClientFrame::Mark { ids, state } => self.change_state(|log| log.mark(&ids, state))?,
             ClientFrame::MarkAllRead { before } => {
-                let change = self.with_state(|st| {
-                    let change = st.log.mark_all_read(before);
-                    if let Some(c) = &change {
-                        store::write_change(&sql, &st.log, c, self.config.change_history)?;
-                    }
-                    Ok(change)
-                })?;
-                if let Some(c) = change {
-                    self.broadcast(&changed(c));
-                }
+                self.change_state(|log| log.mark_all_read(before))?
             }
             ClientFrame::Prefs { prefs } => {
                 self.with_state(|st| {
