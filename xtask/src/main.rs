@@ -15,6 +15,7 @@
 //! - [`dev`], [`test`], [`send`]: the commands.
 
 mod dev;
+mod fuzz;
 mod install;
 mod procs;
 mod send;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Some("dev") => dev::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("send") => send::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("install") => install::all(install::Need::everything()),
         _ => {
             eprintln!("usage: cargo xtask <dev|test|send|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only core|wasm|web|e2e]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  install");
