@@ -36,7 +36,7 @@ fn event_json(i: usize, rng: &mut Rng) -> String {
     // 2026-10-23T10:00:00Z + secs, written as RFC 3339 half of the time and
     // as unix seconds otherwise (both are accepted by the format).
     let at_unix = 1_792_749_600 + secs as i64;
-    let at = if i % 2 == 0 {
+    let at = if i.is_multiple_of(2) {
         let (d, rem) = (secs / 86_400, secs % 86_400);
         let (day, month) = if d < 9 { (23 + d, 10) } else { (d - 8, 11) };
         format!(
@@ -191,7 +191,7 @@ pub fn inbox(n: usize) -> Inbox {
                     seq += 1;
                     note.seq = seq;
                     note.expires_at = None;
-                    if seq % 3 == 0 {
+                    if seq.is_multiple_of(3) {
                         note.state = tidings_core::notification::ReadState::Read;
                     }
                     inbox.upsert(note);
