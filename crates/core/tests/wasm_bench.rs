@@ -2,7 +2,7 @@
 //! (under Node) and native, and their ratio is honest. Off unless the
 //! `wasm-bench` feature is on, so the normal test runs skip it:
 //!
-//! - wasm:   `wasm-pack test --node --release --mode no-install crates/core --features wasm-bench --test wasm_bench`
+//! - wasm:   `wasm-pack test --node --release --mode no-install crates/core --features wasm-bench --test wasm_bench -- --nocapture`
 //! - native: `cargo test --release -p tidings-core --features wasm-bench --test wasm_bench -- --nocapture`
 //!
 //! Figures and how they compare: BENCHMARKS.md ("Core engine").
