@@ -33,7 +33,13 @@ pub(crate) struct Need {
 impl Need {
     /// Everything (`cargo xtask test`).
     pub(crate) fn everything() -> Need {
-        Need { wasm: true, edge: true, web: true, wasm_pack: true, chromium: true }
+        Need {
+            wasm: true,
+            edge: true,
+            web: true,
+            wasm_pack: true,
+            chromium: true,
+        }
     }
 }
 
@@ -66,15 +72,22 @@ pub(crate) fn all(need: Need) -> Res {
     if need.chromium {
         chromium()?;
     }
-    step(&format!("tools ready ({:.0} s)", started.elapsed().as_secs_f64()));
+    step(&format!(
+        "tools ready ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    ));
     Ok(())
 }
 
 /// The version of `package` in Cargo.lock.
 pub(crate) fn lock_version(package: &str) -> Res<String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
     let needle = format!("name = \"{package}\"\nversion = \"");
-    let start = lock.find(&needle).ok_or_else(|| format!("{package} is not in Cargo.lock; run `cargo fetch`"))? + needle.len();
+    let start = lock
+        .find(&needle)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock; run `cargo fetch`"))?
+        + needle.len();
     let end = lock[start..].find('"').ok_or("Cargo.lock is malformed")? + start;
     Ok(lock[start..end].to_owned())
 }
@@ -84,12 +97,18 @@ fn wasm_target() -> Res {
         .args(["target", "list", "--installed"])
         .output()
         .map_err(|e| format!("rustup is needed (https://rustup.rs): {e}"))?;
-    if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         eprintln!("    wasm32-unknown-unknown target: installed");
         return Ok(());
     }
     step("adding the wasm32-unknown-unknown target (about 20 s)");
-    run("rustup target add", Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+    run(
+        "rustup target add",
+        Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+    )
 }
 
 /// `~/.cargo/bin`.
@@ -102,10 +121,15 @@ pub(crate) fn cargo_bin() -> PathBuf {
 }
 
 fn installed_version(bin: &str) -> Option<String> {
-    let out = Command::new(cargo_bin().join(bin)).arg("--version").output().ok()?;
+    let out = Command::new(cargo_bin().join(bin))
+        .arg("--version")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     // `wasm-pack 0.15.1`, `trunk 0.21.14`, or just `0.8.7` (worker-build).
-    text.split_whitespace().last().map(|v| v.trim_start_matches('v').to_owned())
+    text.split_whitespace()
+        .last()
+        .map(|v| v.trim_start_matches('v').to_owned())
 }
 
 fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Res {
@@ -113,7 +137,9 @@ fn cargo_tool(bin: &str, krate: &str, version: &str, locked: bool) -> Res {
         eprintln!("    {bin} {version}: installed");
         return Ok(());
     }
-    step(&format!("installing {krate} {version} (a few minutes on 2 cores; cargo shows progress)"));
+    step(&format!(
+        "installing {krate} {version} (a few minutes on 2 cores; cargo shows progress)"
+    ));
     let cache = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(root)
@@ -135,7 +161,10 @@ fn npm_packages() -> Res {
     let root = root();
     let stamp = root.join("node_modules/.package-lock.json");
     let lock = root.join("package-lock.json");
-    let fresh = match (std::fs::metadata(&stamp).and_then(|m| m.modified()), std::fs::metadata(&lock).and_then(|m| m.modified())) {
+    let fresh = match (
+        std::fs::metadata(&stamp).and_then(|m| m.modified()),
+        std::fs::metadata(&lock).and_then(|m| m.modified()),
+    ) {
         (Ok(s), Ok(l)) => s >= l,
         _ => false,
     };
@@ -146,20 +175,32 @@ fn npm_packages() -> Res {
     step("installing npm packages from package-lock.json (wrangler, playwright-core, esbuild, binaryen)");
     run(
         "npm ci",
-        Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&root),
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&root),
     )
     .map_err(|e| format!("{e}; Node.js 20 and npm are needed"))
 }
 
 fn chromium() -> Res {
-    if PathBuf::from("/usr/bin/chromium").exists() && PathBuf::from("/usr/bin/chromedriver").exists() {
+    if PathBuf::from("/usr/bin/chromium").exists()
+        && PathBuf::from("/usr/bin/chromedriver").exists()
+    {
         eprintln!("    chromium + chromedriver: installed");
         return Ok(());
     }
     step("installing Debian's chromium and chromium-driver (apt-get)");
     let sudo = |args: &[&str]| {
-        let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
-        let mut cmd = if is_root { Command::new(args[0]) } else { Command::new("sudo") };
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0"))
+            .unwrap_or(false);
+        let mut cmd = if is_root {
+            Command::new(args[0])
+        } else {
+            Command::new("sudo")
+        };
         if is_root {
             cmd.args(&args[1..]);
         } else {
@@ -169,6 +210,20 @@ fn chromium() -> Res {
         cmd
     };
     run("apt-get update", &mut sudo(&["apt-get", "update", "-q"]))?;
-    run("apt-get install chromium", &mut sudo(&["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]))
-        .map_err(|e| format!("{e}; install Chromium and ChromeDriver yourself (packages chromium, chromium-driver)"))
+    run(
+        "apt-get install chromium",
+        &mut sudo(&[
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "chromium",
+            "chromium-driver",
+        ]),
+    )
+    .map_err(|e| {
+        format!(
+            "{e}; install Chromium and ChromeDriver yourself (packages chromium, chromium-driver)"
+        )
+    })
 }
