@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("install") => install::all(install::Need::everything()),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|send|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only core|wasm|web|e2e]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  install");
+            eprintln!("usage: cargo xtask <dev|test|send|fuzz|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only native|wasm|web|e2e|browser]\n  fuzz [--seconds N] [--only TARGET]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  install");
             return ExitCode::from(2);
         }
     };
