@@ -46,7 +46,8 @@ try {
   const title = await page.locator('.tidings-item .tidings-title').first().textContent();
   if (!title.includes('#42')) fail(`unexpected title ${title}`);
   // Reload with the edge unreachable for the socket: history comes from IndexedDB.
-  await page.route('**/v1/connect**', (route) => route.abort());
+  // WebSockets are not seen by page.route(); routeWebSocket closes every connect attempt.
+  await page.routeWebSocket(/\/v1\/connect/, (ws) => ws.close());
   await page.reload();
   await page.waitForFunction(() => document.querySelector('button.tidings-bell')?.getAttribute('aria-label')?.includes('1 unread'), null, { timeout: 10000 });
   console.log('history shown after reload without a socket');
