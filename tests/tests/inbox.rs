@@ -304,3 +304,50 @@ async fn operators_see_live_statistics() {
         .unwrap();
     assert_eq!(resp.status(), 403);
 }
+
+#[tokio::test]
+async fn promotions_reach_every_known_shopper() {
+    let edge = Edge::start().await;
+    let mut a = edge.connect("ola").await;
+    let mut b = edge.connect("pia").await;
+    a.hello(0).await;
+    b.hello(0).await;
+    edge.post_events(json!([{"id": "promo-1", "type": "promo.announced", "occurred_at": now_secs(),
+                             "data": {"title": "Autumn sale", "message": "20% off lanterns", "promo_id": "autumn"}}]))
+        .await;
+    for socket in [&mut a, &mut b] {
+        match socket.next().await {
+            ServerFrame::Notify { notification } => {
+                assert_eq!(notification.kind, "promo.announced")
+            }
+            other => panic!("expected the promotion, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn cors_only_for_configured_origins() {
+    let edge = Edge::start().await;
+    let allowed = edge
+        .http
+        .get(edge.url("/v1/health"))
+        .header("Origin", "http://127.0.0.1:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .unwrap(),
+        "http://127.0.0.1:8080"
+    );
+    let other = edge
+        .http
+        .get(edge.url("/v1/health"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}

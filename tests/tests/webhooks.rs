@@ -71,7 +71,12 @@ fn fixture(path: &str) -> Vec<u8> {
 type Expected = (String, String, String);
 
 /// One delivery to post: platform, fixture path, topic, headers.
-type Case = (Platform, String, Option<String>, Vec<(&'static str, String)>);
+type Case = (
+    Platform,
+    String,
+    Option<String>,
+    Vec<(&'static str, String)>,
+);
 
 /// Core's verdict for a delivery, with the same memory the edge keeps.
 fn expected(
