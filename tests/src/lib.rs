@@ -190,6 +190,17 @@ impl Edge {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// `GET <path>` and its JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("edge reachable");
+        resp.json().await.expect("a JSON body")
+    }
+
     /// Posts a raw body to `/v1/events` with a given signature header.
     pub async fn post_events_raw(&self, body: Vec<u8>, signature: Option<String>) -> (u16, Value) {
         let mut req = self

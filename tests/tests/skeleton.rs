@@ -15,15 +15,7 @@ fn shipped(id: &str, user: &str, order: &str) -> serde_json::Value {
 #[tokio::test]
 async fn signed_event_reaches_only_its_shopper() {
     let edge = Edge::start().await;
-    let health: serde_json::Value = edge
-        .http
-        .get(edge.url("/v1/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = edge.get_json("/v1/health").await;
     assert_eq!(health["version"], tidings_core::VERSION);
 
     let mut alice = edge.connect("alice").await;
@@ -176,15 +168,7 @@ async fn a_bad_event_does_not_spoil_the_batch() {
 #[tokio::test]
 async fn dev_tokens_work_locally() {
     let edge = Edge::start().await;
-    let resp: serde_json::Value = edge
-        .http
-        .get(edge.url("/v1/dev/token?user=erin"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let resp = edge.get_json("/v1/dev/token?user=erin").await;
     let token = resp["token"].as_str().unwrap();
     let claims = tidings_core::token::verify(
         tidings_e2e::SUBSCRIBER_SECRET.as_bytes(),
