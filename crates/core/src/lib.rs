@@ -27,16 +27,22 @@
 //! - [`inbox`]: the query engine shared by the history API and the center.
 //! - [`webhooks`]: Shopify, Stripe and WooCommerce payloads → canonical events.
 //! - [`stats`]: windowed counters and latency percentiles.
+//! - [`alerts`]: alert rules as data, evaluated over the statistics.
+//! - [`ops`]: the operators' live view (frames and the page's model).
+//! - [`redact`]: secrets and personal data removed from payloads shown to operators.
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod event;
 pub mod inbox;
 pub mod ingest;
 pub mod log;
 pub mod notification;
+pub mod ops;
 pub mod prefs;
 pub mod protocol;
+pub mod redact;
 pub mod route;
 pub mod rules;
 pub mod signature;

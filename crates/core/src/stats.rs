@@ -206,6 +206,13 @@ impl Counter {
             .collect()
     }
 
+    /// The count of the one bucket of `resolution` holding time `at` (0 when
+    /// it is outside what the ring keeps).
+    pub fn bucket(&self, resolution: Resolution, at: Millis) -> u64 {
+        let ring = self.ring(resolution);
+        ring.get(at.div_euclid(ring.width))
+    }
+
     /// Occurrences in the last `window` (at most an hour), counting whole
     /// buckets up to and including the current one: one-second buckets for
     /// windows up to 15 minutes, one-minute buckets beyond.
@@ -664,6 +671,11 @@ impl Stats {
     /// Sets the gauge of open WebSocket connections.
     pub fn set_sockets(&mut self, open: u64) {
         self.sockets = open;
+    }
+
+    /// Open WebSocket connections.
+    pub fn sockets(&self) -> u64 {
+        self.sockets
     }
 
     /// Events accepted, by type.
