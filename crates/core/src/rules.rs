@@ -1400,7 +1400,7 @@ mod tests {
             "product_title": "Linen Shirt", "old_price": "59.00", "new_price": "45.00",
             "reason": "customer request", "sku": "LS-M", "product_id": "p9",
             "cart_id": "c7", "alert": "edge-5xx", "label_en": "Edge 5xx rate", "label_zh": "边缘 5xx 比例",
-            "message_en": "5xx rate above 2%", "message_zh": "5xx 比例超过 2%", "value": "2.4 %",
+            "message": "5xx rate above 2%", "message_en": "5xx rate above 2%", "message_zh": "5xx 比例超过 2%", "value": "2.4 %",
             "inventory_item_id": "ii3",
         })
     }
