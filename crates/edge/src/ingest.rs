@@ -20,6 +20,11 @@ use crate::http::{error, json};
 use crate::inbox::{DeliverRequest, DeliverResponse, Delivery};
 use crate::now_ms;
 use crate::router::inbox_stub;
+use crate::stats::{self, Report};
+use tidings_core::time::Millis;
+
+/// The source name of `POST /v1/events` in the ops view.
+const SOURCE: &str = "events";
 
 thread_local! {
     static RULES: RuleSet = RuleSet::default_rules();
@@ -47,12 +52,12 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
         .and_then(|l| l.parse::<usize>().ok())
     {
         if len > limits.max_body_bytes {
-            return too_large(len, &limits);
+            return too_large(env, len, &limits).await;
         }
     }
     let body = req.bytes().await?;
     if body.len() > limits.max_body_bytes {
-        return too_large(body.len(), &limits);
+        return too_large(env, body.len(), &limits).await;
     }
     let Some(secret) = config::secret(env, names::INGEST) else {
         return error(
@@ -66,18 +71,35 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
     if let Err(e) =
         signature::verify_tidings(secret.as_bytes(), header.as_deref(), &body, now / 1000)
     {
-        return error(401, e.code(), &e.to_string());
+        // An unsigned body is not kept, not even redacted.
+        let msg = e.to_string();
+        stats::report(env, Report::refused(SOURCE, e.code(), &msg, None, now)).await;
+        return error(401, e.code(), &msg);
     }
     let items = match decode_batch(&body, &limits) {
         Ok(items) => items,
-        Err(e @ BatchError::BodyTooLarge { .. }) => return error(413, e.code(), &e.to_string()),
-        Err(e) => return error(400, e.code(), &e.to_string()),
+        Err(e) => {
+            let msg = e.to_string();
+            stats::report(
+                env,
+                Report::refused(SOURCE, e.code(), &msg, Some(&body), now),
+            )
+            .await;
+            let status = if matches!(e, BatchError::BodyTooLarge { .. }) {
+                413
+            } else {
+                400
+            };
+            return error(status, e.code(), &msg);
+        }
     };
     let events: Vec<std::result::Result<Event, Verdict>> = items
         .into_iter()
         .map(|item| item.map_err(|(id, reason)| Verdict::rejected(id, reason)))
         .collect();
-    let results = route_events(events, env, now).await?;
+    let (results, mut report) = route_events(events, env, now).await?;
+    note_rejections(&mut report, SOURCE, &results, &body, now);
+    stats::report(env, report).await;
     let count = |f: fn(&Verdict) -> bool| results.iter().filter(|v| f(v)).count();
     let body = IngestResponse {
         accepted: count(|v| matches!(v, Verdict::Accepted { .. })),
@@ -88,12 +110,47 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
     json(202, &body)
 }
 
-fn too_large(size: usize, limits: &Limits) -> Result<Response> {
+/// Counts each rejected verdict and keeps a redacted sample of its payload
+/// (for `POST /v1/events`, `events[i]` of the body, found by the verdict's
+/// position; for a webhook, the whole body).
+pub fn note_rejections(
+    report: &mut Report,
+    source: &str,
+    verdicts: &[Verdict],
+    body: &[u8],
+    now: Millis,
+) {
+    if !verdicts
+        .iter()
+        .any(|v| matches!(v, Verdict::Rejected { .. }))
+    {
+        return;
+    }
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    for (i, v) in verdicts.iter().enumerate() {
+        if let Verdict::Rejected { id, reason } = v {
+            let item = parsed
+                .as_ref()
+                .and_then(|b| b.get("events").and_then(|e| e.get(i)))
+                .map(|item| serde_json::to_vec(item).unwrap_or_default());
+            let payload = if source == SOURCE {
+                item.as_deref()
+            } else {
+                Some(body)
+            };
+            report.reject(source, id.clone(), reason, payload, now);
+        }
+    }
+}
+
+async fn too_large(env: &Env, size: usize, limits: &Limits) -> Result<Response> {
     let e = BatchError::BodyTooLarge {
         size,
         limit: limits.max_body_bytes,
     };
-    error(413, e.code(), &e.to_string())
+    let msg = e.to_string();
+    stats::report(env, Report::refused(SOURCE, e.code(), &msg, None, now_ms())).await;
+    error(413, e.code(), &msg)
 }
 
 /// A verdict known now, or one the inboxes will give.
@@ -103,12 +160,14 @@ enum Slot {
 }
 
 /// Applies the rules to decoded events and hands each recipient's share to
-/// its Inbox; returns one verdict per input, in order.
+/// its Inbox; returns one verdict per input, in order, and the statistics
+/// report for the caller to send: accepted types only; the caller adds the
+/// rejections with [`note_rejections`], which can see their payloads.
 pub async fn route_events(
     events: Vec<std::result::Result<Event, Verdict>>,
     env: &Env,
     now: i64,
-) -> Result<Vec<Verdict>> {
+) -> Result<(Vec<Verdict>, Report)> {
     let mut slots: Vec<Slot> = Vec::with_capacity(events.len());
     // Per user: the deliveries, and for each the index of the event it came from.
     let mut per_user: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
@@ -187,24 +246,16 @@ pub async fn route_events(
             },
         })
         .collect();
-    let report = crate::stats::Report {
+    let report = Report {
         events: kinds
             .into_iter()
             .zip(&verdicts)
             .filter(|(_, v)| matches!(v, Verdict::Accepted { .. }))
             .map(|(k, _)| k)
             .collect(),
-        rejections: verdicts
-            .iter()
-            .filter_map(|v| match v {
-                Verdict::Rejected { reason, .. } => Some(reason.code.clone()),
-                _ => None,
-            })
-            .collect(),
         ..Default::default()
     };
-    crate::stats::report(env, report).await;
-    Ok(verdicts)
+    Ok((verdicts, report))
 }
 
 /// Decides what one event becomes: a verdict now, or deliveries queued per user.

@@ -37,6 +37,7 @@ async fn route(mut req: Request, env: &Env) -> Result<Response> {
         (Method::Get, "/v1/dev/token") => dev_token(req, env),
         (Method::Get, "/v1/stats") => operators(req, env, "/snapshot").await,
         (Method::Get, "/metrics") => operators(req, env, "/metrics").await,
+        (Method::Get, "/v1/ops/live") => ops_live(req, env).await,
         (Method::Post, "/v1/webhooks/shopify") => {
             webhooks::handle(&mut req, env, Platform::Shopify).await
         }
@@ -156,6 +157,30 @@ async fn operators(req: Request, env: &Env, path: &str) -> Result<Response> {
         );
     }
     crate::stats::read(env, path).await
+}
+
+/// `GET /v1/ops/live?token=…`: the ops page's WebSocket (role `ops` only).
+async fn ops_live(req: Request, env: &Env) -> Result<Response> {
+    let claims = match authenticate(query_param(&req, "token")?, env) {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    if claims.role.as_deref() != Some("ops") {
+        return error(
+            403,
+            "forbidden",
+            "the live ops view needs a token with role \"ops\"",
+        );
+    }
+    if req
+        .headers()
+        .get("Upgrade")?
+        .map(|u| u.to_ascii_lowercase())
+        != Some("websocket".into())
+    {
+        return error(426, "upgrade_required", "connect with a WebSocket client");
+    }
+    crate::stats::live(env).await
 }
 
 /// `GET /v1/dev/token?user=…`: a one-hour token, only with `TIDINGS_DEV_TOKENS=1`.

@@ -1,25 +1,55 @@
-//! Live statistics for operators: one Stats Durable Object holding core's
-//! windowed counters and latency sketch, fed in small reports by the ingest
-//! path (event types, rejections) and by Inboxes (deliveries, latency from
+//! Live statistics and alerts for operators: one Stats Durable Object holding
+//! core's windowed counters, latency sketch, the last rejected events and the
+//! alert engine, fed in small reports by the ingest path (event types,
+//! rejections with redacted samples) and by Inboxes (deliveries, latency from
 //! ingest to socket send, sockets opened/closed).
+//!
+//! - `GET /v1/stats` / `GET /metrics` read a snapshot (JSON / Prometheus).
+//! - `GET /v1/ops/live` is a WebSocket to this object: an `ops` snapshot on
+//!   connect, then a tick every second with the seconds completed since
+//!   (core::ops). Nothing is polled; the object's alarm drives the ticks.
+//! - Alerts (core::alerts, `rules/alerts.toml`) are evaluated on every report
+//!   and on the alarm (every second while an ops page is open, every
+//!   [`EVALUATE_EVERY_MS`] otherwise). A change is stored as a pending event
+//!   and routed by the alarm through the normal rules (`segment:ops`), so a
+//!   failed fan-out is retried and the report that caused it is not held up.
 //!
 //! Reports are sent after the work they describe, never before a
 //! notification is delivered, so statistics cost no delivery latency. The
 //! figures live in memory: if the object is evicted, the windows restart
-//! (they cover the last hour only; Prometheus keeps history).
+//! (they cover the last hour only; Prometheus keeps history); alert states
+//! and pending alert events are in storage and survive.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde::{Deserialize, Serialize};
+use tidings_core::alerts::{AlertEngine, AlertRules, AlertStates};
+use tidings_core::event::Event;
+use tidings_core::ingest::Rejection;
 use tidings_core::notification::Category;
+use tidings_core::ops::{self, OpsFrame, Recent, RejectedEvent, RECENT_REJECTED};
+use tidings_core::redact::{payload_excerpt, EXCERPT_CHARS};
 use tidings_core::stats::{prometheus_text, Stats as Engine};
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+use tidings_core::time::Millis;
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
 
 use crate::http::{error, json};
 use crate::now_ms;
 
 /// Binding name of the Stats namespace (wrangler.toml).
 pub const STATS_BINDING: &str = "STATS";
+/// Alarm period while an ops page is connected.
+pub const TICK_EVERY_MS: i64 = 1_000;
+/// Alarm period otherwise (alerts such as "no events for 10 minutes").
+pub const EVALUATE_EVERY_MS: i64 = 10_000;
+/// Most rejected-event samples one report carries (their codes are all counted).
+pub const MAX_SAMPLES_PER_REPORT: usize = RECENT_REJECTED;
+
+const ALERT_STATES_KEY: &str = "alert_states";
+const PENDING_KEY: &str = "pending_alert_events";
 
 /// One batch of observations.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -30,6 +60,9 @@ pub struct Report {
     /// Rejection codes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejections: Vec<String>,
+    /// Redacted samples of rejected events (at most [`MAX_SAMPLES_PER_REPORT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<RejectedEvent>,
     /// Categories of notifications sent to sockets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delivered: Vec<Category>,
@@ -46,8 +79,55 @@ impl Report {
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
             && self.rejections.is_empty()
+            && self.samples.is_empty()
             && self.delivered.is_empty()
+            && self.latencies_ms.is_empty()
             && self.sockets_delta == 0
+    }
+
+    /// Counts one rejection and keeps a sample of it (payload redacted and cut).
+    pub fn reject(
+        &mut self,
+        source: &str,
+        id: Option<String>,
+        reason: &Rejection,
+        payload: Option<&[u8]>,
+        now: Millis,
+    ) {
+        self.rejections.push(reason.code.clone());
+        if self.samples.len() < MAX_SAMPLES_PER_REPORT {
+            self.samples.push(RejectedEvent {
+                at: now,
+                source: source.to_owned(),
+                id,
+                code: reason.code.clone(),
+                path: reason.path.clone(),
+                message: reason.message.clone(),
+                payload: payload
+                    .map(|p| payload_excerpt(p, EXCERPT_CHARS))
+                    .unwrap_or_default(),
+            });
+        }
+    }
+
+    /// A report of one whole request refused (bad signature, malformed body,
+    /// too large): `payload` is `None` when it must not be kept (unsigned).
+    pub fn refused(
+        source: &str,
+        code: &str,
+        message: &str,
+        payload: Option<&[u8]>,
+        now: Millis,
+    ) -> Report {
+        let mut report = Report::default();
+        report.reject(
+            source,
+            None,
+            &Rejection::new(code, "", message),
+            payload,
+            now,
+        );
+        report
     }
 }
 
@@ -75,18 +155,238 @@ pub async fn read(env: &Env, path: &str) -> Result<Response> {
     stub.fetch_with_str(&format!("https://stats{path}")).await
 }
 
+/// Hands an ops WebSocket upgrade to the Stats object.
+pub async fn live(env: &Env) -> Result<Response> {
+    let headers = worker::Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    let mut init = worker::RequestInit::new();
+    init.with_headers(headers);
+    let stub = env.durable_object(STATS_BINDING)?.get_by_name("global")?;
+    stub.fetch_with_request(Request::new_with_init("https://stats/live", &init)?)
+        .await
+}
+
 /// The statistics object.
 #[durable_object]
 pub struct Stats {
+    state: State,
+    env: Env,
     engine: RefCell<Engine>,
     sockets: RefCell<i64>,
+    /// When these in-memory statistics started (a `below` alert needs its window covered).
+    started_at: Millis,
+    recent: RefCell<Recent<RejectedEvent>>,
+    /// Rejections since the last tick, for the ops sockets.
+    unsent: RefCell<Vec<RejectedEvent>>,
+    alerts: RefCell<Option<AlertEngine>>,
+    /// Last second sent to the ops sockets.
+    last_tick: Cell<Millis>,
+}
+
+impl Stats {
+    fn ops_sockets(&self) -> Vec<WebSocket> {
+        self.state.get_websockets()
+    }
+
+    /// Loads the alert engine with its persisted states, once.
+    async fn load_alerts(&self) -> Result<()> {
+        if self.alerts.borrow().is_some() {
+            return Ok(());
+        }
+        let states: AlertStates = self
+            .state
+            .storage()
+            .get(ALERT_STATES_KEY)
+            .await?
+            .unwrap_or_default();
+        let mut slot = self.alerts.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(AlertEngine::with_states(
+                AlertRules::default_rules(),
+                states,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Evaluates the alerts; changes become pending events and arm the alarm.
+    async fn evaluate(&self, now: Millis) -> Result<()> {
+        self.load_alerts().await?;
+        let (events, states) = {
+            let stats = self.engine.borrow();
+            let mut slot = self.alerts.borrow_mut();
+            let Some(engine) = slot.as_mut() else {
+                return Ok(());
+            };
+            let changes = engine.evaluate(&stats, self.started_at, now);
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let events: Vec<Event> = changes.iter().filter_map(|c| engine.event_for(c)).collect();
+            (events, engine.states().clone())
+        };
+        let storage = self.state.storage();
+        let mut pending: Vec<Event> = storage.get(PENDING_KEY).await?.unwrap_or_default();
+        pending.extend(events);
+        storage.put(ALERT_STATES_KEY, &states).await?;
+        storage.put(PENDING_KEY, &pending).await?;
+        storage.set_alarm(1).await
+    }
+
+    /// Makes sure the alarm runs within `within` ms.
+    async fn arm(&self, within: i64) -> Result<()> {
+        let storage = self.state.storage();
+        let due = storage.get_alarm().await?;
+        let wanted = now_ms() + within;
+        if due.is_none_or(|at| at > wanted) {
+            storage.set_alarm(within.max(1)).await?;
+        }
+        Ok(())
+    }
+
+    fn gauges(&self, now: Millis) -> ops::Gauges {
+        let stats = self.engine.borrow();
+        let alerts = self
+            .alerts
+            .borrow()
+            .as_ref()
+            .map(|a| a.statuses(&stats, self.started_at, now))
+            .unwrap_or_default();
+        ops::gauges(&stats, alerts, now)
+    }
+
+    fn snapshot_frame(&self, now: Millis) -> OpsFrame {
+        let gauges = self.gauges(now);
+        ops::snapshot(
+            &self.engine.borrow(),
+            gauges,
+            self.recent.borrow().to_vec(),
+            now,
+        )
+    }
+
+    /// Sends the ops sockets what completed since the last tick.
+    fn tick(&self, now: Millis) {
+        let sockets = self.ops_sockets();
+        if sockets.is_empty() {
+            self.unsent.borrow_mut().clear();
+            return;
+        }
+        let seconds = ops::seconds_since(&self.engine.borrow(), self.last_tick.get(), now);
+        let frame = match seconds {
+            Some(seconds) => OpsFrame::Tick {
+                at: now,
+                seconds,
+                gauges: self.gauges(now),
+                rejected: std::mem::take(&mut *self.unsent.borrow_mut()),
+            },
+            None => {
+                self.unsent.borrow_mut().clear();
+                self.snapshot_frame(now)
+            }
+        };
+        self.last_tick.set(ops::last_complete_second(now));
+        let text = frame.encode();
+        for ws in sockets {
+            let _ = ws.send_with_str(&text);
+        }
+    }
+
+    /// Routes pending alert events to `segment:ops`; keeps them on failure.
+    async fn route_pending(&self, now: Millis) -> Result<()> {
+        let storage = self.state.storage();
+        let pending: Vec<Event> = storage.get(PENDING_KEY).await?.unwrap_or_default();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let routed =
+            crate::ingest::route_events(pending.iter().cloned().map(Ok).collect(), &self.env, now)
+                .await;
+        match routed {
+            Ok((verdicts, _)) => {
+                let failed: Vec<Event> = pending
+                    .into_iter()
+                    .zip(verdicts)
+                    .filter(|(_, v)| {
+                        matches!(v, tidings_core::ingest::Verdict::Rejected { reason, .. } if reason.code == "storage_unavailable")
+                    })
+                    .map(|(e, _)| e)
+                    .collect();
+                if failed.is_empty() {
+                    storage.delete(PENDING_KEY).await?;
+                } else {
+                    storage.put(PENDING_KEY, &failed).await?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                worker::console_error!("routing alert events failed (will retry): {e}");
+                Ok(())
+            }
+        }
+    }
+
+    fn record(&self, report: Report, now: Millis) {
+        let mut engine = self.engine.borrow_mut();
+        for kind in &report.events {
+            engine.record_event(kind, now);
+        }
+        for code in &report.rejections {
+            engine.record_rejection(code, now);
+        }
+        for category in &report.delivered {
+            engine.record_notification(*category, now);
+        }
+        if !report.delivered.is_empty() {
+            engine.record_deliveries(report.delivered.len() as u64, now);
+        }
+        for ms in &report.latencies_ms {
+            engine.record_latency(*ms, now);
+        }
+        let mut sockets = self.sockets.borrow_mut();
+        *sockets = (*sockets + report.sockets_delta).max(0);
+        engine.set_sockets(*sockets as u64);
+        if !report.samples.is_empty() {
+            let live = !self.ops_sockets().is_empty();
+            let mut recent = self.recent.borrow_mut();
+            let mut unsent = self.unsent.borrow_mut();
+            for sample in report.samples {
+                if live {
+                    unsent.insert(0, sample.clone());
+                    unsent.truncate(RECENT_REJECTED);
+                }
+                recent.push(sample);
+            }
+        }
+    }
+
+    fn accept_live(&self) -> Result<Response> {
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        let now = now_ms();
+        if self.ops_sockets().len() == 1 {
+            // The first page: ticks start from this snapshot.
+            self.last_tick.set(ops::last_complete_second(now));
+            self.unsent.borrow_mut().clear();
+        }
+        pair.server
+            .send_with_str(self.snapshot_frame(now).encode())?;
+        Response::from_websocket(pair.client)
+    }
 }
 
 impl DurableObject for Stats {
-    fn new(_state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Stats {
+            state,
+            env,
             engine: RefCell::new(Engine::new()),
             sockets: RefCell::new(0),
+            started_at: now_ms(),
+            recent: RefCell::new(Recent::new(RECENT_REJECTED)),
+            unsent: RefCell::new(Vec::new()),
+            alerts: RefCell::new(None),
+            last_tick: Cell::new(0),
         }
     }
 
@@ -95,26 +395,16 @@ impl DurableObject for Stats {
         match req.path().as_str() {
             "/report" => {
                 let report: Report = req.json().await?;
-                let mut engine = self.engine.borrow_mut();
-                for kind in &report.events {
-                    engine.record_event(kind, now);
-                }
-                for code in &report.rejections {
-                    engine.record_rejection(code, now);
-                }
-                for category in &report.delivered {
-                    engine.record_notification(*category, now);
-                }
-                if !report.delivered.is_empty() {
-                    engine.record_deliveries(report.delivered.len() as u64, now);
-                }
-                for ms in &report.latencies_ms {
-                    engine.record_latency(*ms, now);
-                }
-                let mut sockets = self.sockets.borrow_mut();
-                *sockets = (*sockets + report.sockets_delta).max(0);
-                engine.set_sockets(*sockets as u64);
+                self.record(report, now);
+                self.evaluate(now).await?;
+                self.arm(EVALUATE_EVERY_MS).await?;
                 json(200, &serde_json::json!({"ok": true}))
+            }
+            "/live" => {
+                self.load_alerts().await?;
+                let resp = self.accept_live()?;
+                self.arm(TICK_EVERY_MS).await?;
+                Ok(resp)
             }
             "/snapshot" => json(200, &self.engine.borrow().snapshot(now)),
             "/metrics" => {
@@ -126,5 +416,58 @@ impl DurableObject for Stats {
             }
             _ => error(404, "not_found", "unknown stats route"),
         }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let now = now_ms();
+        self.route_pending(now).await?;
+        self.evaluate(now).await?;
+        self.tick(now);
+        let storage = self.state.storage();
+        let pending: Option<Vec<Event>> = storage.get(PENDING_KEY).await?;
+        let next = if pending.is_some_and(|p| !p.is_empty()) {
+            TICK_EVERY_MS // retry soon
+        } else if self.ops_sockets().is_empty() {
+            EVALUATE_EVERY_MS
+        } else {
+            // Just after the next second completes.
+            ops::last_complete_second(now) + 2 * TICK_EVERY_MS + 5 - now
+        };
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(next.max(1)).await?;
+        }
+        Response::ok("alarm handled")
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        // The ops page only listens; a `ping` gets a fresh snapshot, anything else an error.
+        match message {
+            WebSocketIncomingMessage::String(text) if text.contains("\"ping\"") => {
+                ws.send_with_str(self.snapshot_frame(now_ms()).encode())
+            }
+            _ => ws.send_with_str(
+                serde_json::json!({"type": "error", "code": "bad_frame", "message": "the ops socket only accepts {\"type\":\"ping\"}"})
+                    .to_string(),
+            ),
+        }
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        let _ = ws.close(Some(1000), Some("bye"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, _error: worker::Error) -> Result<()> {
+        Ok(())
     }
 }

@@ -21,8 +21,9 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlS
 
 use crate::config::{self, names};
 use crate::http::{error, json};
-use crate::ingest::route_events;
+use crate::ingest::{note_rejections, route_events};
 use crate::now_ms;
+use crate::stats::{self, Report};
 
 /// Binding name of the platform memory namespace (wrangler.toml).
 pub const MEMORY_BINDING: &str = "PLATFORM_MEMORY";
@@ -100,11 +101,21 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
                 .map(|_| ())
         }
     };
+    let source = platform.name();
     if let Err(e) = verified {
-        return error(401, e.code(), &e.to_string());
+        let msg = e.to_string();
+        stats::report(env, Report::refused(source, e.code(), &msg, None, now_ms())).await;
+        return error(401, e.code(), &msg);
     }
-    let Ok(text) = String::from_utf8(body) else {
-        return error(400, "malformed_json", "the body is not UTF-8 JSON");
+    let text = match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => {
+            let msg = "the body is not UTF-8 JSON";
+            let report =
+                Report::refused(source, "malformed_json", msg, Some(e.as_bytes()), now_ms());
+            stats::report(env, report).await;
+            return error(400, "malformed_json", msg);
+        }
     };
     let lower: Vec<(String, String)> = headers
         .entries()
@@ -133,6 +144,15 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
         .await?;
     let decoded: DecodeResponse = resp.json().await?;
     if let Some(e) = decoded.error {
+        let mut report = Report::default();
+        report.reject(
+            source,
+            request.delivery_id.clone(),
+            &e,
+            Some(request.body.as_bytes()),
+            now_ms(),
+        );
+        stats::report(env, report).await;
         if e.code == "malformed_json" || e.code == "wrong_type" || e.code == "missing_field" {
             return error(400, &e.code, &format!("{} (at {})", e.message, e.path));
         }
@@ -147,7 +167,11 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
             &serde_json::json!({"results": [Verdict::rejected(None, skip)]}),
         );
     }
-    let results = route_events(decoded.events.into_iter().map(Ok).collect(), env, now_ms()).await?;
+    let now = now_ms();
+    let (results, mut report) =
+        route_events(decoded.events.into_iter().map(Ok).collect(), env, now).await?;
+    note_rejections(&mut report, source, &results, request.body.as_bytes(), now);
+    stats::report(env, report).await;
     json(200, &serde_json::json!({ "results": results }))
 }
 
