@@ -245,11 +245,12 @@ impl Edge {
 
     /// Opens a WebSocket as `user` (token minted with an ordinary JWT library).
     pub async fn connect(&self, user: &str) -> Socket {
-        let url = format!(
-            "ws://127.0.0.1:{}/v1/connect?token={}",
-            self.port,
-            token_for(user, 3600)
-        );
+        self.connect_with_token(&token_for(user, 3600)).await
+    }
+
+    /// Opens a notification-center WebSocket with a given token.
+    pub async fn connect_with_token(&self, token: &str) -> Socket {
+        let url = format!("ws://127.0.0.1:{}/v1/connect?token={token}", self.port);
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket upgrade");
@@ -283,6 +284,51 @@ pub fn token_for(user: &str, ttl: i64) -> String {
         &jsonwebtoken::EncodingKey::from_secret(SUBSCRIBER_SECRET.as_bytes()),
     )
     .expect("jwt")
+}
+
+/// An operator's token (`role: "ops"`) for `user`, valid for an hour.
+pub fn ops_token_for(user: &str) -> String {
+    tidings_core::token::mint(
+        SUBSCRIBER_SECRET.as_bytes(),
+        &tidings_core::token::Claims {
+            sub: user.into(),
+            exp: now_secs() + 3600,
+            aud: None,
+            role: Some("ops".into()),
+        },
+    )
+}
+
+/// The ops page's live connection (`/v1/ops/live`).
+pub struct OpsSocket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl OpsSocket {
+    /// Connects with `token`; `Err` carries the HTTP status of a refused upgrade.
+    pub async fn connect(edge: &Edge, token: &str) -> Result<OpsSocket, u16> {
+        let url = format!("ws://127.0.0.1:{}/v1/ops/live?token={token}", edge.port);
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((ws, _)) => Ok(OpsSocket { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("ops socket: {e}"),
+        }
+    }
+
+    /// Next ops frame within `timeout`.
+    pub async fn next_within(&mut self, timeout: Duration) -> Option<tidings_core::ops::OpsFrame> {
+        loop {
+            let msg = tokio::time::timeout(timeout, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
+            if let Message::Text(text) = msg {
+                return Some(
+                    tidings_core::ops::OpsFrame::decode(&text).expect("ops frames decode"),
+                );
+            }
+        }
+    }
 }
 
 /// A notification-center connection.

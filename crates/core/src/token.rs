@@ -120,6 +120,14 @@ pub fn peek_subject(token: &str) -> Option<String> {
     claims.get("sub")?.as_str().map(str::to_owned)
 }
 
+/// Reads the `role` claim **without verifying** the token: for a client
+/// choosing which view to show (the edge verifies every use).
+pub fn peek_role(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let claims: serde_json::Value = serde_json::from_slice(&B64.decode(payload).ok()?).ok()?;
+    claims.get("role")?.as_str().map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +159,15 @@ mod tests {
         assert!(verify(b"k", &with_aud, 0, Some("shop")).is_ok());
         assert_eq!(peek_subject(&t).as_deref(), Some("u1"));
         assert_eq!(peek_subject("junk"), None);
+        assert_eq!(peek_role(&t), None);
+        let ops = mint(
+            b"k",
+            &Claims {
+                role: Some("ops".into()),
+                ..claims(10)
+            },
+        );
+        assert_eq!(peek_role(&ops).as_deref(), Some("ops"));
     }
 
     #[test]

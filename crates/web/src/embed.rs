@@ -146,7 +146,8 @@ fn query_param(name: &str) -> Option<String> {
         .get(name)
 }
 
-/// The demo storefront: token from `?token=`, or a dev token for `?user=` (default `alice`).
+/// The demo storefront: token from `?token=`, or a dev token for `?user=` (default `alice`);
+/// on `/ops`, the operators' page with a dev ops token (default user `ops`).
 pub fn boot_demo() {
     // Leptos' executor starts with the first mount, so the boot itself runs on wasm-bindgen's.
     // Pages that embed the center with `mount(…)` have no #tidings-root: nothing to boot.
@@ -157,12 +158,18 @@ pub fn boot_demo() {
     else {
         return;
     };
+    // `/ops` is the operators' page: the live statistics replace the shop's content, and the
+    // operator's own center (where alerts arrive) stays in the header.
+    let ops_page = web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .is_some_and(|p| p.trim_end_matches('/').ends_with("/ops"));
     wasm_bindgen_futures::spawn_local(async move {
         let token = match query_param("token") {
             Some(t) => t,
             None => {
-                let user = query_param("user").unwrap_or_else(|| "alice".into());
-                match dev_token(&user).await {
+                let default_user = if ops_page { "ops" } else { "alice" };
+                let user = query_param("user").unwrap_or_else(|| default_user.into());
+                match dev_token(&user, ops_page).await {
                     Ok(t) => t,
                     Err(e) => {
                         leptos::logging::error!("tidings: no ?token= and no dev token: {e}");
@@ -176,6 +183,16 @@ pub fn boot_demo() {
         } else {
             Locale::En
         };
+        if ops_page {
+            let main = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector("main").ok().flatten())
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(main) = main {
+                main.set_text_content(None);
+                crate::ops::start(main, "", &token, locale);
+            }
+        }
         start(
             root,
             Options {
@@ -187,8 +204,12 @@ pub fn boot_demo() {
     });
 }
 
-async fn dev_token(user: &str) -> Result<String, String> {
-    let url = format!("/v1/dev/token?user={}", js_sys::encode_uri_component(user));
+async fn dev_token(user: &str, ops: bool) -> Result<String, String> {
+    let role = if ops { "&role=ops" } else { "" };
+    let url = format!(
+        "/v1/dev/token?user={}{role}",
+        js_sys::encode_uri_component(user)
+    );
     let resp = gloo_net::http::Request::get(&url)
         .send()
         .await

@@ -14,6 +14,7 @@
 //!   the preferences sheet, urgent toasts and storefront watch buttons.
 //! - [`i18n`]: every UI string in English and Chinese.
 //! - [`embed`]: `mount(element, options)` for any storefront page, and the demo boot.
+//! - [`ops`]: the operators' live page (`/ops`): charts, latency, alerts, rejected events.
 #![warn(missing_docs)]
 
 pub mod center;
@@ -21,4 +22,5 @@ pub mod components;
 pub mod connection;
 pub mod embed;
 pub mod i18n;
+pub mod ops;
 pub mod store;
