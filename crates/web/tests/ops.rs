@@ -140,12 +140,13 @@ async fn ops_page_draws_charts_alerts_and_rejections_as_text() {
     assert!(texts(&root, ".ops-legend .ops-label").contains(&"inventory.restocked".to_owned()));
 
     // Per-minute view: 15 points per line.
-    let per_minute = root
+    let per_minute: web_sys::HtmlElement = root
         .query_selector_all(".ops-res button")
         .unwrap()
         .item(1)
-        .unwrap();
-    per_minute.unchecked_ref::<web_sys::HtmlElement>().click();
+        .unwrap()
+        .unchecked_into();
+    per_minute.click();
     settle().await;
     let points = root
         .query_selector("polyline.ops-line")
