@@ -309,7 +309,13 @@ impl OpsSocket {
     pub async fn connect(edge: &Edge, token: &str) -> Result<OpsSocket, u16> {
         let url = format!("ws://127.0.0.1:{}/v1/ops/live?token={token}", edge.port);
         match tokio_tungstenite::connect_async(url).await {
-            Ok((ws, _)) => Ok(OpsSocket { ws }),
+            Ok((mut ws, _)) => {
+                // The edge answers the first ping with a snapshot.
+                ws.send(Message::Text(r#"{"type":"ping"}"#.into()))
+                    .await
+                    .expect("send ping");
+                Ok(OpsSocket { ws })
+            }
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
             Err(e) => panic!("ops socket: {e}"),
         }

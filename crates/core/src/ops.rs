@@ -481,7 +481,11 @@ impl OpsView {
                     add_at(min, minute_of(counts.at), &counts);
                 }
                 self.gauges = Some(gauges);
-                let mut merged = rejected;
+                // A rejection can reach both a snapshot and the next tick: keep it once.
+                let mut merged: Vec<RejectedEvent> = rejected
+                    .into_iter()
+                    .filter(|r| !self.rejected.contains(r))
+                    .collect();
                 merged.append(&mut self.rejected);
                 merged.truncate(RECENT_REJECTED);
                 self.rejected = merged;
@@ -781,6 +785,13 @@ mod tests {
             rejected: (40..60).rev().map(sample).collect(),
         });
         assert_eq!(view.rejected().len(), RECENT_REJECTED);
+        // Seen in the snapshot already: not listed twice.
+        view.apply(OpsFrame::Tick {
+            at: now,
+            seconds: vec![],
+            gauges: gauges_of(&stats, now),
+            rejected: vec![sample(59)],
+        });
         assert_eq!(view.rejected()[0].id.as_deref(), Some("e59"));
         assert_eq!(view.rejected()[49].id.as_deref(), Some("e10"));
         let mut recent = Recent::new(2);

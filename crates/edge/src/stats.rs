@@ -6,7 +6,7 @@
 //!
 //! - `GET /v1/stats` / `GET /metrics` read a snapshot (JSON / Prometheus).
 //! - `GET /v1/ops/live` is a WebSocket to this object: an `ops` snapshot on
-//!   connect, then a tick every second with the seconds completed since
+//!   the page's first `ping`, then a tick every second with the seconds completed since
 //!   (core::ops). Nothing is polled; the object's alarm drives the ticks.
 //! - Alerts (core::alerts, `rules/alerts.toml`) are evaluated on every report
 //!   and on the alarm (every second while an ops page is open, every
@@ -369,8 +369,7 @@ impl Stats {
             self.last_tick.set(ops::last_complete_second(now));
             self.unsent.borrow_mut().clear();
         }
-        pair.server
-            .send_with_str(self.snapshot_frame(now).encode())?;
+        // The page asks for its snapshot with `{"type":"ping"}` once open.
         Response::from_websocket(pair.client)
     }
 }

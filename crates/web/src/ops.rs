@@ -8,7 +8,7 @@
 //! edge refuses the socket anyway). Alerts also arrive as notifications in the
 //! operator's own notification center, mounted in the page header.
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::prelude::*;
 use tidings_core::notification::Locale;
@@ -80,7 +80,9 @@ pub async fn run(state: OpsState, url: String) {
     loop {
         state.status.set(OpsStatus::Connecting);
         if let Ok(ws) = WebSocket::open(&url) {
-            let (_sink, mut stream) = ws.split();
+            let (mut sink, mut stream) = ws.split();
+            // The edge answers the first ping with a snapshot; ticks follow.
+            let _ = sink.send(Message::Text(r#"{"type":"ping"}"#.into())).await;
             while let Some(Ok(msg)) = stream.next().await {
                 if let Message::Text(text) = msg {
                     state.on_text(&text);
