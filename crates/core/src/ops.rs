@@ -117,6 +117,46 @@ pub struct Series {
     pub rejections: BTreeMap<String, Vec<u64>>,
 }
 
+/// Longest series a frame may carry (an hour of seconds).
+pub const MAX_SERIES_LEN: usize = 3600;
+
+impl Series {
+    /// Start of the last bucket.
+    pub fn last_bucket(&self) -> Millis {
+        let steps = Millis::try_from(self.len.saturating_sub(1)).unwrap_or(Millis::MAX);
+        self.start.saturating_add(steps.saturating_mul(self.step))
+    }
+
+    /// Checks what a decoder cannot: a positive step, a bounded length, and
+    /// every list exactly that long.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.step <= 0 {
+            return Err(format!("series step must be positive, got {}", self.step));
+        }
+        if self.len == 0 || self.len > MAX_SERIES_LEN {
+            return Err(format!(
+                "series length must be 1 to {MAX_SERIES_LEN}, got {}",
+                self.len
+            ));
+        }
+        let lists = self
+            .events
+            .values()
+            .chain(self.rejections.values())
+            .chain(std::iter::once(&self.deliveries));
+        for list in lists {
+            if list.len() != self.len {
+                return Err(format!(
+                    "a series list has {} buckets, not {}",
+                    list.len(),
+                    self.len
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Counts of one completed second.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondCounts {
@@ -181,7 +221,27 @@ pub enum OpsFrame {
 impl OpsFrame {
     /// Decodes a frame; a clear error, never a panic.
     pub fn decode(text: &str) -> Result<OpsFrame, String> {
-        serde_json::from_str(text).map_err(|e| format!("bad ops frame: {e}"))
+        let frame: OpsFrame =
+            serde_json::from_str(text).map_err(|e| format!("bad ops frame: {e}"))?;
+        match &frame {
+            OpsFrame::Snapshot {
+                seconds, minutes, ..
+            } => {
+                seconds
+                    .validate()
+                    .map_err(|e| format!("bad ops frame: {e}"))?;
+                minutes
+                    .validate()
+                    .map_err(|e| format!("bad ops frame: {e}"))?;
+            }
+            OpsFrame::Tick { seconds, .. } if seconds.len() > MAX_SERIES_LEN => {
+                return Err(format!(
+                    "bad ops frame: a tick carries at most {MAX_SERIES_LEN} seconds"
+                ));
+            }
+            OpsFrame::Tick { .. } => {}
+        }
+        Ok(frame)
     }
 
     /// The frame as JSON text.
@@ -388,11 +448,11 @@ pub struct OpsView {
 }
 
 fn advance(series: &mut Series, bucket: Millis) {
-    let last = series.start + (series.len as Millis - 1) * series.step;
-    if bucket <= last {
+    let last = series.last_bucket();
+    if bucket <= last || series.step <= 0 {
         return;
     }
-    let shift = ((bucket - last) / series.step) as usize;
+    let shift = usize::try_from(bucket.saturating_sub(last) / series.step).unwrap_or(usize::MAX);
     let shift_vec = |v: &mut Vec<u64>, len: usize| {
         if shift >= len {
             v.iter_mut().for_each(|n| *n = 0);
@@ -410,15 +470,19 @@ fn advance(series: &mut Series, bucket: Millis) {
     shift_vec(&mut series.deliveries, len);
     series.events.retain(|_, v| v.iter().any(|n| *n > 0));
     series.rejections.retain(|_, v| v.iter().any(|n| *n > 0));
-    series.start += shift as Millis * series.step;
+    let moved = Millis::try_from(shift).unwrap_or(Millis::MAX);
+    series.start = series
+        .start
+        .saturating_add(moved.saturating_mul(series.step));
 }
 
 fn add_at(series: &mut Series, bucket: Millis, counts: &SecondCounts) {
     advance(series, bucket);
-    if bucket < series.start {
+    if bucket < series.start || series.step <= 0 {
         return;
     }
-    let i = ((bucket - series.start) / series.step) as usize;
+    let i =
+        usize::try_from(bucket.saturating_sub(series.start) / series.step).unwrap_or(usize::MAX);
     if i >= series.len {
         return;
     }
@@ -473,8 +537,7 @@ impl OpsView {
                     return; // a tick before any snapshot: nothing to add to
                 };
                 for counts in seconds {
-                    let last = sec.start + (sec.len as Millis - 1) * sec.step;
-                    if counts.at <= last {
+                    if counts.at <= sec.last_bucket() {
                         continue; // already counted
                     }
                     add_at(sec, counts.at, &counts);
@@ -811,6 +874,40 @@ mod tests {
             .unwrap_err()
             .contains("bad ops frame"));
         assert!(OpsFrame::decode("\u{0}").is_err());
+        // Shapes a decoder accepts but the model cannot use are refused too.
+        let mut text = frame.encode();
+        text = text.replacen("\"step\":1000", "\"step\":0", 1);
+        assert!(OpsFrame::decode(&text)
+            .unwrap_err()
+            .contains("step must be positive"));
+        let huge = frame
+            .encode()
+            .replacen("\"len\":900", "\"len\":99999999999", 1);
+        assert!(OpsFrame::decode(&huge)
+            .unwrap_err()
+            .contains("length must be"));
+        let short = frame
+            .encode()
+            .replacen("\"deliveries\":[0,", "\"deliveries\":[", 1);
+        assert!(OpsFrame::decode(&short)
+            .unwrap_err()
+            .contains("buckets, not 900"));
+        // Extreme timestamps in ticks never overflow.
+        let mut view = OpsView::new();
+        view.apply(frame.clone());
+        for at in [i64::MAX, i64::MIN, 0, i64::MAX - 1] {
+            view.apply(OpsFrame::Tick {
+                at,
+                seconds: vec![SecondCounts {
+                    at,
+                    events: [("x".to_owned(), 1)].into(),
+                    deliveries: 1,
+                    rejections: Default::default(),
+                }],
+                gauges: gauges_of(&stats, now),
+                rejected: vec![],
+            });
+        }
     }
 
     #[test]
