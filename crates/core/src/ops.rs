@@ -880,9 +880,7 @@ mod tests {
         assert!(OpsFrame::decode(&text)
             .unwrap_err()
             .contains("step must be positive"));
-        let huge = frame
-            .encode()
-            .replacen("\"len\":900", "\"len\":999999", 1);
+        let huge = frame.encode().replacen("\"len\":900", "\"len\":999999", 1);
         assert!(OpsFrame::decode(&huge)
             .unwrap_err()
             .contains("length must be"));

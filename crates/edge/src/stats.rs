@@ -181,6 +181,9 @@ pub struct Stats {
     alerts: RefCell<Option<AlertEngine>>,
     /// Last second sent to the ops sockets.
     last_tick: Cell<Millis>,
+    /// When the alarm is due (0: none), once read from storage.
+    alarm_at: Cell<Millis>,
+    alarm_known: Cell<bool>,
 }
 
 impl Stats {
@@ -230,16 +233,23 @@ impl Stats {
         pending.extend(events);
         storage.put(ALERT_STATES_KEY, &states).await?;
         storage.put(PENDING_KEY, &pending).await?;
-        storage.set_alarm(1).await
+        self.arm(1).await
     }
 
-    /// Makes sure the alarm runs within `within` ms.
+    /// Makes sure the alarm runs within `within` ms. The due time is kept in
+    /// memory, so a report costs no storage call unless the alarm must move.
     async fn arm(&self, within: i64) -> Result<()> {
         let storage = self.state.storage();
-        let due = storage.get_alarm().await?;
+        if !self.alarm_known.get() {
+            self.alarm_at.set(storage.get_alarm().await?.unwrap_or(0));
+            self.alarm_known.set(true);
+        }
+        let within = within.max(1);
         let wanted = now_ms() + within;
-        if due.is_none_or(|at| at > wanted) {
-            storage.set_alarm(within.max(1)).await?;
+        let due = self.alarm_at.get();
+        if due == 0 || due > wanted {
+            storage.set_alarm(within).await?;
+            self.alarm_at.set(wanted);
         }
         Ok(())
     }
@@ -386,6 +396,8 @@ impl DurableObject for Stats {
             unsent: RefCell::new(Vec::new()),
             alerts: RefCell::new(None),
             last_tick: Cell::new(0),
+            alarm_at: Cell::new(0),
+            alarm_known: Cell::new(false),
         }
     }
 
@@ -419,6 +431,9 @@ impl DurableObject for Stats {
 
     async fn alarm(&self) -> Result<Response> {
         let now = now_ms();
+        // The runtime cleared the alarm that is running now.
+        self.alarm_at.set(0);
+        self.alarm_known.set(true);
         self.route_pending(now).await?;
         self.evaluate(now).await?;
         self.tick(now);
@@ -432,9 +447,7 @@ impl DurableObject for Stats {
             // Just after the next second completes.
             ops::last_complete_second(now) + 2 * TICK_EVERY_MS + 5 - now
         };
-        if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(next.max(1)).await?;
-        }
+        self.arm(next).await?;
         Response::ok("alarm handled")
     }
 
