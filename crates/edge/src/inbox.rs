@@ -70,6 +70,9 @@ pub struct DeliverRequest {
 pub struct DeliverResponse {
     /// `false` means the event id was seen before (a duplicate).
     pub fresh: Vec<bool>,
+    /// Deliveries to sockets and their latency, for the caller's statistics report.
+    #[serde(default)]
+    pub report: crate::stats::Report,
 }
 
 /// What a socket has told us, kept across hibernation in its attachment.
@@ -86,6 +89,8 @@ pub struct Inbox {
     env: Env,
     loaded: RefCell<Option<Loaded>>,
     config: LogConfig,
+    /// The wake-up the alarm was last set to (`None`: not known yet).
+    armed: std::cell::Cell<Option<Option<Millis>>>,
 }
 
 impl Inbox {
@@ -136,13 +141,27 @@ impl Inbox {
         }
     }
 
-    /// Sends notify frames to live sockets, then reports deliveries and latency.
+    /// Sends notify frames to live sockets, then reports deliveries and
+    /// latency to the Stats object (after the response, never before it).
     async fn publish(&self, frames: Vec<ServerFrame>) {
-        if frames.is_empty() {
+        let report = self.send_frames(frames);
+        if report.is_empty() {
             return;
         }
-        let sockets = self.live_sockets();
+        // Statistics must not hold up the request that delivered.
+        let env = self.env.clone();
+        self.state
+            .wait_until(async move { crate::stats::report(&env, report).await });
+    }
+
+    /// Sends notify frames to live sockets; returns what to report (deliveries
+    /// and ingest → send latency).
+    fn send_frames(&self, frames: Vec<ServerFrame>) -> crate::stats::Report {
         let mut report = crate::stats::Report::default();
+        if frames.is_empty() {
+            return report;
+        }
+        let sockets = self.live_sockets();
         for frame in &frames {
             let text = frame.encode();
             for ws in &sockets {
@@ -159,10 +178,7 @@ impl Inbox {
                 }
             }
         }
-        // Statistics must not hold up the request that delivered.
-        let env = self.env.clone();
-        self.state
-            .wait_until(async move { crate::stats::report(&env, report).await });
+        report
     }
 
     /// Appends to the log and persists it; returns the frame to send once stored.
@@ -179,17 +195,24 @@ impl Inbox {
         })
     }
 
-    /// Sets the alarm to the router's next wake-up (scheduled, deferred, digests).
+    /// Sets the alarm to the router's next wake-up (scheduled, deferred,
+    /// digests). The wake-up last armed is remembered, so a delivery that
+    /// changes nothing costs no storage call.
     async fn arm_alarm(&self) -> Result<()> {
         let next = self.with_state(|st| Ok(st.router.next_wakeup()))?;
+        if self.armed.get() == Some(next) {
+            return Ok(());
+        }
         let storage = self.state.storage();
         match next {
             Some(at) => {
                 let delay = (at - now_ms()).max(1);
-                storage.set_alarm(delay).await
+                storage.set_alarm(delay).await?;
             }
-            None => storage.delete_alarm().await,
+            None => storage.delete_alarm().await?,
         }
+        self.armed.set(Some(next));
+        Ok(())
     }
 
     async fn deliver(&self, mut req: Request) -> Result<Response> {
@@ -235,9 +258,11 @@ impl Inbox {
             Ok(fresh)
         })?;
         self.arm_alarm().await?;
-        // Stored above; only now tell the sockets.
-        self.publish(frames).await;
-        json(200, &DeliverResponse { fresh })
+        // Stored above; only now tell the sockets. The statistics of this
+        // delivery travel back with the answer, so the caller sends one report
+        // for the whole batch instead of one per Inbox.
+        let report = self.send_frames(frames);
+        json(200, &DeliverResponse { fresh, report })
     }
 
     async fn accept_socket(&self, req: &Request) -> Result<Response> {
@@ -467,6 +492,7 @@ impl DurableObject for Inbox {
             env,
             loaded: RefCell::new(None),
             config: LogConfig::default(),
+            armed: std::cell::Cell::new(None),
         }
     }
 
@@ -481,6 +507,8 @@ impl DurableObject for Inbox {
 
     async fn alarm(&self) -> Result<Response> {
         let now = now_ms();
+        // The alarm running now is no longer set.
+        self.armed.set(Some(None));
         let sql = self.sql();
         let frames = self.with_state(|st| {
             let released = st.router.poll(&st.prefs, now);

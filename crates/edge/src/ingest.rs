@@ -210,15 +210,35 @@ pub async fn route_events(
             deliveries.into_iter().map(|(_, d)| d).collect(),
         )
         .await;
-        (indexes, outcome.map(|r| r.fresh))
+        (indexes, outcome.map(|r| (r.fresh, r.report)))
     });
     let mut fresh = vec![false; slots.len()];
     let mut failed: Vec<Option<String>> = vec![None; slots.len()];
     let (users, topics) = futures_util::future::join(join_all(calls), join_all(topic_calls)).await;
-    let results = users
+    let mut delivered = Report::default();
+    let results: Vec<_> = users
         .into_iter()
-        .map(|(i, o)| (i, o.map(|r| r.fresh)))
-        .chain(topics);
+        .map(|(i, o)| {
+            (
+                i,
+                o.map(|r| {
+                    delivered.merge(r.report);
+                    r.fresh
+                }),
+            )
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .chain(topics.into_iter().map(|(i, o)| {
+            (
+                i,
+                o.map(|(fresh, report)| {
+                    delivered.merge(report);
+                    fresh
+                }),
+            )
+        }))
+        .collect();
     for (indexes, outcome) in results {
         match outcome {
             Ok(f) => indexes.into_iter().zip(f).for_each(|(i, f)| fresh[i] |= f),
@@ -246,7 +266,7 @@ pub async fn route_events(
             },
         })
         .collect();
-    let report = Report {
+    let mut report = Report {
         events: kinds
             .into_iter()
             .zip(&verdicts)
@@ -255,6 +275,7 @@ pub async fn route_events(
             .collect(),
         ..Default::default()
     };
+    report.merge(delivered);
     Ok((verdicts, report))
 }
 

@@ -85,6 +85,17 @@ impl Report {
             && self.sockets_delta == 0
     }
 
+    /// Adds what `other` observed (deliveries, latencies, events, rejections).
+    pub fn merge(&mut self, other: Report) {
+        self.events.extend(other.events);
+        self.rejections.extend(other.rejections);
+        let room = MAX_SAMPLES_PER_REPORT.saturating_sub(self.samples.len());
+        self.samples.extend(other.samples.into_iter().take(room));
+        self.delivered.extend(other.delivered);
+        self.latencies_ms.extend(other.latencies_ms);
+        self.sockets_delta += other.sockets_delta;
+    }
+
     /// Counts one rejection and keeps a sample of it (payload redacted and cut).
     pub fn reject(
         &mut self,
@@ -313,7 +324,9 @@ impl Stats {
             crate::ingest::route_events(pending.iter().cloned().map(Ok).collect(), &self.env, now)
                 .await;
         match routed {
-            Ok((verdicts, _)) => {
+            Ok((verdicts, report)) => {
+                // Deliveries of alert notifications count like any other.
+                self.record(report, now_ms());
                 let failed: Vec<Event> = pending
                     .into_iter()
                     .zip(verdicts)

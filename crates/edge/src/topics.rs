@@ -37,6 +37,9 @@ pub struct FanoutResponse {
     pub fresh: Vec<bool>,
     /// Members reached.
     pub members: usize,
+    /// Deliveries to sockets and their latency across the members' Inboxes.
+    #[serde(default)]
+    pub report: crate::stats::Report,
 }
 
 /// Adds or removes `user` in `topic`.
@@ -125,6 +128,7 @@ impl Topic {
             }
         }
         let members = self.members()?;
+        let mut report = crate::stats::Report::default();
         if !to_send.is_empty() {
             for chunk in members.chunks(FANOUT_BATCH) {
                 let calls = chunk.iter().map(|user| {
@@ -135,8 +139,11 @@ impl Topic {
                     async move { deliver(&self.env, &request).await }
                 });
                 for outcome in join_all(calls).await {
-                    if let Err(e) = outcome {
-                        worker::console_error!("topic fan-out to an inbox failed: {e}");
+                    match outcome {
+                        Ok(r) => report.merge(r.report),
+                        Err(e) => {
+                            worker::console_error!("topic fan-out to an inbox failed: {e}")
+                        }
                     }
                 }
             }
@@ -146,6 +153,7 @@ impl Topic {
             &FanoutResponse {
                 fresh,
                 members: members.len(),
+                report,
             },
         )
     }
