@@ -78,7 +78,9 @@ try {
 
   // The rejected-events table: newest first, payload as text, personal fields redacted.
   const rows = page.locator('.ops-rejected tbody tr');
-  await page.waitForFunction(() => document.querySelectorAll('.ops-rejected tbody tr').length >= 25, null, { timeout: 10000 }).catch(() => {});
+  // Wait for this batch's rows (the table may already hold 50 older ones from earlier runs).
+  await page.waitForFunction((run) => [...document.querySelectorAll('.ops-rejected .ops-payload')]
+    .filter((p) => p.textContent.includes(run)).length >= 25, run, { timeout: 10000 }).catch(() => {});
   const payloads = await page.locator('.ops-rejected .ops-payload').allTextContents();
   const ours = payloads.filter((p) => p.includes(run));
   check(ours.length >= 25, 'every rejected event of the batch is listed', `${ours.length} of ${payloads.length}`);
@@ -101,7 +103,7 @@ try {
       .then(() => ok('the alert is urgent: it raises a toast'), () => fail('no toast for the alert'));
   }
   if (process.env.TIDINGS_OPS_SCREENSHOT) {
-    await page.screenshot({ path: process.env.TIDINGS_OPS_SCREENSHOT, fullPage: true });
+    await page.screenshot({ path: process.env.TIDINGS_OPS_SCREENSHOT });
     ok(`screenshot: ${process.env.TIDINGS_OPS_SCREENSHOT}`);
   }
 

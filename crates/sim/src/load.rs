@@ -406,7 +406,7 @@ async fn socket(
             .await
             .map_err(|e| format!("WebSocket upgrade failed: {e}"))?;
         ws.send(Message::Text(
-            json!({"type": "hello", "after": 0}).to_string().into(),
+            json!({"type": "hello", "after": 0}).to_string(),
         ))
         .await
         .map_err(|e| format!("cannot send hello: {e}"))?;
