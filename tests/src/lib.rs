@@ -286,6 +286,19 @@ pub fn token_for(user: &str, ttl: i64) -> String {
     .expect("jwt")
 }
 
+/// The next text message on `ws`, or `None` after `timeout` or when it closes.
+async fn next_text(
+    ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>,
+    timeout: Duration,
+) -> Option<String> {
+    loop {
+        let msg = tokio::time::timeout(timeout, ws.next()).await.ok()??.ok()?;
+        if let Message::Text(text) = msg {
+            return Some(text);
+        }
+    }
+}
+
 /// An operator's token (`role: "ops"`) for `user`, valid for an hour.
 pub fn ops_token_for(user: &str) -> String {
     tidings_core::token::mint(
@@ -323,17 +336,8 @@ impl OpsSocket {
 
     /// Next ops frame within `timeout`.
     pub async fn next_within(&mut self, timeout: Duration) -> Option<tidings_core::ops::OpsFrame> {
-        loop {
-            let msg = tokio::time::timeout(timeout, self.ws.next())
-                .await
-                .ok()??
-                .ok()?;
-            if let Message::Text(text) = msg {
-                return Some(
-                    tidings_core::ops::OpsFrame::decode(&text).expect("ops frames decode"),
-                );
-            }
-        }
+        let text = next_text(&mut self.ws, timeout).await?;
+        Some(tidings_core::ops::OpsFrame::decode(&text).expect("ops frames decode"))
     }
 }
 
@@ -353,15 +357,8 @@ impl Socket {
 
     /// Next server frame, or `None` after `timeout`.
     pub async fn next_within(&mut self, timeout: Duration) -> Option<ServerFrame> {
-        loop {
-            let msg = tokio::time::timeout(timeout, self.ws.next())
-                .await
-                .ok()??
-                .ok()?;
-            if let Message::Text(text) = msg {
-                return Some(ServerFrame::decode(&text).expect("server frames decode"));
-            }
-        }
+        let text = next_text(&mut self.ws, timeout).await?;
+        Some(ServerFrame::decode(&text).expect("server frames decode"))
     }
 
     /// Next server frame (panics after 10 s).

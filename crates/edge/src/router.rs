@@ -101,12 +101,7 @@ async fn connect(req: Request, env: &Env) -> Result<Response> {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    if req
-        .headers()
-        .get("Upgrade")?
-        .map(|u| u.to_ascii_lowercase())
-        != Some("websocket".into())
-    {
+    if !is_websocket(&req)? {
         return error(426, "upgrade_required", "connect with a WebSocket client");
     }
     let headers = Headers::new();
@@ -128,6 +123,30 @@ async fn connect(req: Request, env: &Env) -> Result<Response> {
         .await
 }
 
+fn is_websocket(req: &Request) -> Result<bool> {
+    Ok(req
+        .headers()
+        .get("Upgrade")?
+        .is_some_and(|u| u.eq_ignore_ascii_case("websocket")))
+}
+
+/// `Ok(claims)` for a valid token with `role: "ops"`; otherwise the 401/403 to return.
+fn authenticate_ops(
+    token: Option<String>,
+    env: &Env,
+    what: &str,
+) -> std::result::Result<Claims, Result<Response>> {
+    let claims = authenticate(token, env)?;
+    if claims.role.as_deref() != Some("ops") {
+        return Err(error(
+            403,
+            "forbidden",
+            &format!("{what} needs a token with role \"ops\""),
+        ));
+    }
+    Ok(claims)
+}
+
 /// `GET /v1/inbox`: history for clients without a socket.
 async fn history(req: Request, env: &Env) -> Result<Response> {
     let claims = match authenticate(bearer(&req)?, env) {
@@ -145,39 +164,18 @@ async fn history(req: Request, env: &Env) -> Result<Response> {
 
 /// `GET /v1/stats`, `GET /metrics`: for tokens with `role: "ops"` only.
 async fn operators(req: Request, env: &Env, path: &str) -> Result<Response> {
-    let claims = match authenticate(bearer(&req)?, env) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    if claims.role.as_deref() != Some("ops") {
-        return error(
-            403,
-            "forbidden",
-            "statistics need a token with role \"ops\"",
-        );
+    if let Err(resp) = authenticate_ops(bearer(&req)?, env, "statistics") {
+        return resp;
     }
     crate::stats::read(env, path).await
 }
 
 /// `GET /v1/ops/live?token=…`: the ops page's WebSocket (role `ops` only).
 async fn ops_live(req: Request, env: &Env) -> Result<Response> {
-    let claims = match authenticate(query_param(&req, "token")?, env) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    if claims.role.as_deref() != Some("ops") {
-        return error(
-            403,
-            "forbidden",
-            "the live ops view needs a token with role \"ops\"",
-        );
+    if let Err(resp) = authenticate_ops(query_param(&req, "token")?, env, "the live ops view") {
+        return resp;
     }
-    if req
-        .headers()
-        .get("Upgrade")?
-        .map(|u| u.to_ascii_lowercase())
-        != Some("websocket".into())
-    {
+    if !is_websocket(&req)? {
         return error(426, "upgrade_required", "connect with a WebSocket client");
     }
     crate::stats::live(env).await
