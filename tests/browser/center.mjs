@@ -3,39 +3,21 @@
 // a read in one tab reaches a second tab through BroadcastChannel; markup in event data stays
 // text; a reload with the edge unreachable still shows the history and says so.
 // Usage: node tests/browser/center.mjs <storefront URL> <edge URL>   (run by the browser suite)
-import { chromium } from 'playwright-core';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import os from 'node:os';
+import { checks, launch, postEvents } from './lib/harness.mjs';
 
 const [base = 'http://127.0.0.1:8080', edge = 'http://127.0.0.1:8787'] = process.argv.slice(2);
-const secret = 'dev-ingest-secret-not-for-production';
 const run = `${Date.now()}-${crypto.randomBytes(3).toString('hex')}`;
 const user = `center-${run}`;
 const XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
 
-async function post(events) {
-  const body = JSON.stringify({ events });
-  const t = Math.floor(Date.now() / 1000);
-  const sig = crypto.createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-  const r = await fetch(`${edge}/v1/events`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'tidings-signature': `t=${t},v1=${sig}` } });
-  if (r.status !== 202) throw new Error(`ingest answered ${r.status}: ${await r.text()}`);
-}
+const post = (events) => postEvents(edge, events);
 const now = Math.floor(Date.now() / 1000);
 const ev = (n, type, data) => ({ id: `${run}-${n}`, type, occurred_at: now - 100 + n, user_id: user, data });
 
-let failures = 0;
-const fail = (msg) => { failures++; console.error(`FAIL: ${msg}`); process.exitCode = 1; };
-const ok = (msg) => console.log(`ok: ${msg}`);
-const check = (cond, msg, detail = '') => (cond ? ok(msg) : fail(`${msg}${detail ? ` — ${detail}` : ''}`));
+const { ok, fail, check, failures } = checks();
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const { context: browser, close } = await launch();
 try {
   // A token of our own, so the later offline reload needs no /v1/dev/token.
   const tr = await fetch(`${edge}/v1/dev/token?user=${encodeURIComponent(user)}`);
@@ -188,10 +170,9 @@ try {
     .then(() => console.log('note: status turned offline within 5 s'),
           () => console.log(`note: status still "${text}" after 5 s more (not offline)`));
   if (errors.length) fail(`page errors: ${errors.join('; ')}`);
-  console.log(failures ? `${failures} check(s) failed` : 'center: all checks passed');
+  console.log(failures() ? `${failures()} check(s) failed` : 'center: all checks passed');
 } catch (e) {
   fail(e.stack || String(e));
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }

@@ -3,43 +3,17 @@
 // text, personal fields redacted), the rejection-rate alert fires on the page and reaches the
 // operator's own notification center as an urgent ops item; a shopper's token gets no ops view.
 // Usage: node tests/browser/ops.mjs <storefront URL> <edge URL>   (run by the browser suite)
-import { chromium } from 'playwright-core';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import os from 'node:os';
+import { checks, devToken, launch, postEvents } from './lib/harness.mjs';
 
 const [base = 'http://127.0.0.1:8080', edge = 'http://127.0.0.1:8787'] = process.argv.slice(2);
-const secret = 'dev-ingest-secret-not-for-production';
 const run = `${Date.now()}-${crypto.randomBytes(3).toString('hex')}`;
 const XSS = '<img src=x onerror="window.__pwned=1">';
+const post = (events) => postEvents(edge, events);
+const token = (user, role) => devToken(edge, user, role);
+const { ok, fail, check, done } = checks();
 
-async function post(events) {
-  const body = JSON.stringify({ events });
-  const t = Math.floor(Date.now() / 1000);
-  const sig = crypto.createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-  const r = await fetch(`${edge}/v1/events`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'tidings-signature': `t=${t},v1=${sig}` } });
-  if (r.status !== 202) throw new Error(`ingest answered ${r.status}: ${await r.text()}`);
-  return r.json();
-}
-async function token(user, role) {
-  const r = await fetch(`${edge}/v1/dev/token?user=${encodeURIComponent(user)}${role ? `&role=${role}` : ''}`);
-  if (!r.ok) throw new Error(`dev token answered ${r.status}`);
-  return (await r.json()).token;
-}
-
-let failures = 0;
-const fail = (msg) => { failures++; console.error(`FAIL: ${msg}`); process.exitCode = 1; };
-const ok = (msg) => console.log(`ok: ${msg}`);
-const check = (cond, msg, detail = '') => (cond ? ok(msg) : fail(`${msg}${detail ? ` — ${detail}` : ''}`));
-
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1200, height: 1400 },
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const { context: browser, close } = await launch({ viewport: { width: 1200, height: 1400 } });
 try {
   const page = await browser.newPage();
   const errors = [];
@@ -115,10 +89,6 @@ try {
   check(await shopper.locator('.ops').count() === 0, 'no ops view for a shopper token');
   check(errors.length === 0, 'no page errors', errors.join('; '));
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
-if (failures) {
-  console.error(`${failures} check(s) failed`);
-  process.exit(1);
-}
+done();

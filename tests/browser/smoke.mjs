@@ -1,30 +1,14 @@
 // Browser smoke test of the demo storefront: a posted event appears in the bell within a second,
 // is written to IndexedDB, and is shown again after a reload before the socket answers.
 // Usage: node tests/browser/smoke.mjs <storefront URL> <edge URL>   (run by the e2e suite)
-import { chromium } from 'playwright-core';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import os from 'node:os';
+import { launch, postEvents } from './lib/harness.mjs';
 
 const [base = 'http://127.0.0.1:8080', edge = 'http://127.0.0.1:8787'] = process.argv.slice(2);
-const secret = 'dev-ingest-secret-not-for-production';
 const user = `smoke-${Date.now()}`;
 
-async function post(events) {
-  const body = JSON.stringify({ events });
-  const t = Math.floor(Date.now() / 1000);
-  const sig = crypto.createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-  const r = await fetch(`${edge}/v1/events`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'tidings-signature': `t=${t},v1=${sig}` } });
-  if (r.status !== 202) throw new Error(`ingest answered ${r.status}: ${await r.text()}`);
-}
+const post = (events) => postEvents(edge, events);
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const { context: browser, close } = await launch();
 const fail = (msg) => { console.error(`FAIL: ${msg}`); process.exitCode = 1; };
 try {
   const page = await browser.newPage();
@@ -55,6 +39,5 @@ try {
 } catch (e) {
   fail(e.stack || String(e));
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
