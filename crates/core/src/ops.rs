@@ -55,6 +55,9 @@ pub struct RejectedEvent {
     /// The payload as redacted, bounded text (empty when not kept).
     #[serde(default)]
     pub payload: String,
+    /// Numbered by the edge as it records them, so two identical rejections stay two rows.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// The last few items, newest first, bounded.
@@ -832,6 +835,7 @@ mod tests {
             path: "events[0].type".into(),
             message: "no rule".into(),
             payload: "{}".into(),
+            seq: i as u64,
         };
         let mut view = OpsView::new();
         let now = T0 + SECOND;

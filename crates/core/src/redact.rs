@@ -53,7 +53,7 @@ const SENSITIVE: [&str; 22] = [
 ];
 
 /// Objects that describe a person: their `name` is personal too.
-const PERSON_OBJECTS: [&str; 9] = [
+const PERSON_OBJECTS: [&str; 14] = [
     "customer",
     "billing",
     "shipping",
@@ -63,7 +63,49 @@ const PERSON_OBJECTS: [&str; 9] = [
     "owner",
     "recipient",
     "destination",
+    "buyer",
+    "contact",
+    "user",
+    "holder",
+    "accountholder",
 ];
+
+/// `…name` keys that name things, not people (`product_name`, `shop_name`, …).
+const THING_NAMES: [&str; 24] = [
+    "product",
+    "item",
+    "variant",
+    "sku",
+    "shop",
+    "store",
+    "carrier",
+    "event",
+    "topic",
+    "plan",
+    "price",
+    "tax",
+    "discount",
+    "service",
+    "file",
+    "host",
+    "domain",
+    "brand",
+    "category",
+    "collection",
+    "vendor",
+    "method",
+    "gateway",
+    "coupon",
+];
+
+/// A `…name` key other than `name` itself that is not a thing's name
+/// (`customer_name`, `account_holder_name`, `username`, `display_name`).
+fn is_person_name_key(normalized: &str) -> bool {
+    match normalized.strip_suffix("name") {
+        Some(prefix) if !prefix.is_empty() => !THING_NAMES.iter().any(|t| prefix.ends_with(t)),
+        _ => false,
+    }
+}
 
 fn normalized(key: &str) -> String {
     key.chars()
@@ -75,7 +117,10 @@ fn normalized(key: &str) -> String {
 /// `true` when the value under `key` must never be shown.
 pub fn is_sensitive_key(key: &str) -> bool {
     let k = normalized(key);
-    k == "ip" || k == "browserip" || SENSITIVE.iter().any(|s| k.contains(s))
+    k == "ip"
+        || k == "browserip"
+        || SENSITIVE.iter().any(|s| k.contains(s))
+        || is_person_name_key(&k)
 }
 
 /// Redacts a JSON value in place (see the module documentation).
@@ -91,6 +136,12 @@ fn redact_in(value: &mut Value, person: bool, depth: usize) {
     }
     match value {
         Value::Object(map) => {
+            // A Stripe customer object (`"object": "customer"`) is a person.
+            let person = person
+                || map
+                    .get("object")
+                    .and_then(Value::as_str)
+                    .is_some_and(|o| o == "customer" || o == "account");
             for (key, v) in map.iter_mut() {
                 let k = normalized(key);
                 if is_sensitive_key(key) || (person && k == "name") {
@@ -122,9 +173,95 @@ fn redact_emails_and_phones(text: &str) -> String {
     redact_tokens(text, false)
 }
 
-/// Redacts free text that is not JSON: emails, phones and digit runs of 12 or more.
+/// Redacts free text that is not JSON (a truncated or malformed body): the
+/// value after any `"key":` whose key is sensitive — `name` included, as the
+/// context is unknown —, then emails, phones and digit runs of 12 or more.
 pub fn redact_text(text: &str) -> String {
-    redact_tokens(text, true)
+    redact_tokens(&redact_keyed_values(text), true)
+}
+
+/// Replaces the value after each sensitive `"key":` in JSON-like text.
+fn redact_keyed_values(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '"' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // A quoted string: copy it, then see whether it is a key.
+        let end = string_end(&chars, i);
+        let literal: String = chars[i..end].iter().collect();
+        out.push_str(&literal);
+        i = end;
+        let key = literal.trim_matches('"');
+        let mut j = i;
+        while j < chars.len() && chars[j].is_whitespace() {
+            j += 1;
+        }
+        if j < chars.len()
+            && chars[j] == ':'
+            && (is_sensitive_key(key) || normalized(key) == "name")
+        {
+            let mut v = j + 1;
+            while v < chars.len() && chars[v].is_whitespace() {
+                v += 1;
+            }
+            let value_end = match chars.get(v) {
+                Some('"') => string_end(&chars, v),
+                Some('{') | Some('[') => bracket_end(&chars, v),
+                Some(_) => (v..chars.len())
+                    .find(|&k| matches!(chars[k], ',' | '}' | ']' | '\n'))
+                    .unwrap_or(chars.len()),
+                None => v,
+            };
+            out.extend(&chars[i..v]);
+            out.push('"');
+            out.push_str(REDACTED);
+            out.push('"');
+            i = value_end;
+        }
+    }
+    out
+}
+
+/// Index just after the string literal opening at `start` (or the end of the text).
+fn string_end(chars: &[char], start: usize) -> usize {
+    let mut k = start + 1;
+    while k < chars.len() {
+        match chars[k] {
+            '\\' => k += 2,
+            '"' => return k + 1,
+            _ => k += 1,
+        }
+    }
+    chars.len()
+}
+
+/// Index just after the bracket that closes the one at `start` (or the end of the text).
+fn bracket_end(chars: &[char], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut k = start;
+    while k < chars.len() {
+        match chars[k] {
+            '"' => {
+                k = string_end(chars, k);
+                continue;
+            }
+            '{' | '[' => depth += 1,
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return k + 1;
+                }
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    chars.len()
 }
 
 fn is_email(word: &str) -> bool {
@@ -294,6 +431,49 @@ mod tests {
         assert!(!text.contains("4242 4242"), "{text}");
         assert!(text.contains("card [redacted] oops"), "{text}");
         assert_eq!(redact_text("order 1001 shipped"), "order 1001 shipped");
+    }
+
+    #[test]
+    fn a_malformed_body_hides_values_after_sensitive_keys() {
+        let body = br##"{"events":[{"data":{"customer":{"name":"Ann Lee","address1":"1 Main St"},"api_token":"tok_1","items":[{"sku":"LS-M"}],"shipping_address":{"city":"Oslo","zip":"0150"},"order_number":"#1001""##;
+        let text = payload_excerpt(body, EXCERPT_CHARS);
+        for secret in ["Ann Lee", "1 Main St", "tok_1", "Oslo", "0150"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(
+            text.contains(r#""sku":"LS-M""#) && text.contains("#1001"),
+            "{text}"
+        );
+        assert!(text.contains(r#""name":"[redacted]""#), "{text}");
+        // Cut in the middle of a sensitive value: hidden to the end.
+        let cut = payload_excerpt(br#"{"email":"ann@exa"#, 100);
+        assert_eq!(cut, r#"{"email":"[redacted]""#);
+        assert_eq!(
+            redact_text(r#"{"phone": 5550100, "ok": 1}"#),
+            r#"{"phone": "[redacted]", "ok": 1}"#
+        );
+    }
+
+    #[test]
+    fn names_of_people_are_hidden_names_of_things_are_not() {
+        let mut v = json!({
+            "object": {"object": "customer", "id": "cus_1", "name": "Ann Lee"},
+            "customer_name": "Ann Lee", "account_holder_name": "Ann Lee", "username": "ann",
+            "buyer": {"name": "Ann Lee"},
+            "product_name": "Linen Shirt", "shop_name": "Harbor", "variant_name": "M",
+            "line_items": [{"name": "Linen Shirt"}],
+        });
+        redact_json(&mut v);
+        assert_eq!(v["object"]["name"], REDACTED);
+        assert_eq!(v["object"]["id"], "cus_1");
+        for k in ["customer_name", "account_holder_name", "username"] {
+            assert_eq!(v[k], REDACTED, "{k}");
+        }
+        assert_eq!(v["buyer"]["name"], REDACTED);
+        assert_eq!(v["product_name"], "Linen Shirt");
+        assert_eq!(v["shop_name"], "Harbor");
+        assert_eq!(v["variant_name"], "M");
+        assert_eq!(v["line_items"][0]["name"], "Linen Shirt");
     }
 
     #[test]

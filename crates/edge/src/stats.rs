@@ -25,7 +25,7 @@ use std::cell::{Cell, RefCell};
 use serde::{Deserialize, Serialize};
 use tidings_core::alerts::{AlertEngine, AlertRules, AlertStates};
 use tidings_core::event::Event;
-use tidings_core::ingest::Rejection;
+use tidings_core::ingest::{Rejection, Verdict};
 use tidings_core::notification::Category;
 use tidings_core::ops::{self, OpsFrame, Recent, RejectedEvent, RECENT_REJECTED};
 use tidings_core::redact::{payload_excerpt, EXCERPT_CHARS};
@@ -117,6 +117,7 @@ impl Report {
                 payload: payload
                     .map(|p| payload_excerpt(p, EXCERPT_CHARS))
                     .unwrap_or_default(),
+                seq: 0, // numbered by the Stats object
             });
         }
     }
@@ -192,6 +193,8 @@ pub struct Stats {
     alerts: RefCell<Option<AlertEngine>>,
     /// Last second sent to the ops sockets.
     last_tick: Cell<Millis>,
+    /// Numbers the rejected-event samples, so identical ones stay distinct on the page.
+    sample_seq: Cell<u64>,
     /// When the alarm is due (0: none), once read from storage.
     alarm_at: Cell<Millis>,
     alarm_known: Cell<bool>,
@@ -242,8 +245,11 @@ impl Stats {
         let storage = self.state.storage();
         let mut pending: Vec<Event> = storage.get(PENDING_KEY).await?.unwrap_or_default();
         pending.extend(events);
-        storage.put(ALERT_STATES_KEY, &states).await?;
-        storage.put(PENDING_KEY, &pending).await?;
+        // One write for both, so a state change never lands without its event.
+        let mut both = serde_json::Map::new();
+        both.insert(ALERT_STATES_KEY.into(), serde_json::to_value(&states)?);
+        both.insert(PENDING_KEY.into(), serde_json::to_value(&pending)?);
+        storage.put_multiple(both).await?;
         self.arm(1).await
     }
 
@@ -313,7 +319,10 @@ impl Stats {
         }
     }
 
-    /// Routes pending alert events to `segment:ops`; keeps them on failure.
+    /// Routes pending alert events to `segment:ops`. Events that could not
+    /// be stored stay pending (retried by the next alarm); events the rules
+    /// refuse are logged and counted as rejections. Reports that arrive while
+    /// routing may add new pending events: only the routed ones are removed.
     async fn route_pending(&self, now: Millis) -> Result<()> {
         let storage = self.state.storage();
         let pending: Vec<Event> = storage.get(PENDING_KEY).await?.unwrap_or_default();
@@ -323,30 +332,48 @@ impl Stats {
         let routed =
             crate::ingest::route_events(pending.iter().cloned().map(Ok).collect(), &self.env, now)
                 .await;
-        match routed {
-            Ok((verdicts, report)) => {
-                // Deliveries of alert notifications count like any other.
-                self.record(report, now_ms());
-                let failed: Vec<Event> = pending
-                    .into_iter()
-                    .zip(verdicts)
-                    .filter(|(_, v)| {
-                        matches!(v, tidings_core::ingest::Verdict::Rejected { reason, .. } if reason.code == "storage_unavailable")
-                    })
-                    .map(|(e, _)| e)
-                    .collect();
-                if failed.is_empty() {
-                    storage.delete(PENDING_KEY).await?;
-                } else {
-                    storage.put(PENDING_KEY, &failed).await?;
-                }
-                Ok(())
-            }
+        let (verdicts, report) = match routed {
+            Ok(r) => r,
             Err(e) => {
                 worker::console_error!("routing alert events failed (will retry): {e}");
-                Ok(())
+                return Ok(());
+            }
+        };
+        let mut done: Vec<&str> = Vec::new();
+        let mut refused = Report::default();
+        for (event, verdict) in pending.iter().zip(&verdicts) {
+            match verdict {
+                Verdict::Rejected { reason, .. } if reason.code == "storage_unavailable" => {}
+                Verdict::Rejected { id, reason } => {
+                    worker::console_error!(
+                        "alert event {} refused by the rules ({}): {}",
+                        event.id,
+                        reason.code,
+                        reason.message
+                    );
+                    refused.reject("alerts", id.clone(), reason, None, now);
+                    done.push(&event.id);
+                }
+                _ => done.push(&event.id),
             }
         }
+        // Alert notifications delivered count like any other delivery; the
+        // alert events themselves are not store traffic (they would end "no events").
+        refused.delivered = report.delivered;
+        refused.latencies_ms = report.latencies_ms;
+        self.record(refused, now_ms());
+        // Re-read: a report may have added events while the fan-out ran.
+        let current: Vec<Event> = storage.get(PENDING_KEY).await?.unwrap_or_default();
+        let left: Vec<Event> = current
+            .into_iter()
+            .filter(|e| !done.contains(&e.id.as_str()))
+            .collect();
+        if left.is_empty() {
+            storage.delete(PENDING_KEY).await?;
+        } else {
+            storage.put(PENDING_KEY, &left).await?;
+        }
+        Ok(())
     }
 
     fn record(&self, report: Report, now: Millis) {
@@ -373,7 +400,9 @@ impl Stats {
             let live = !self.ops_sockets().is_empty();
             let mut recent = self.recent.borrow_mut();
             let mut unsent = self.unsent.borrow_mut();
-            for sample in report.samples {
+            for mut sample in report.samples {
+                self.sample_seq.set(self.sample_seq.get() + 1);
+                sample.seq = self.sample_seq.get();
                 if live {
                     unsent.insert(0, sample.clone());
                     unsent.truncate(RECENT_REJECTED);
@@ -411,6 +440,7 @@ impl DurableObject for Stats {
             last_tick: Cell::new(0),
             alarm_at: Cell::new(0),
             alarm_known: Cell::new(false),
+            sample_seq: Cell::new(0),
         }
     }
 
@@ -419,6 +449,8 @@ impl DurableObject for Stats {
         match req.path().as_str() {
             "/report" => {
                 let report: Report = req.json().await?;
+                // After the body is read, so a report never lands in a second already ticked.
+                let now = now_ms();
                 self.record(report, now);
                 self.evaluate(now).await?;
                 self.arm(EVALUATE_EVERY_MS).await?;

@@ -57,15 +57,14 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
     let limits = Limits::default();
     let body = req.bytes().await?;
     if body.len() > limits.max_body_bytes {
-        return error(
-            413,
-            "body_too_large",
-            &format!(
-                "body is {} bytes, more than the limit of {}",
-                body.len(),
-                limits.max_body_bytes
-            ),
+        let msg = format!(
+            "body is {} bytes, more than the limit of {}",
+            body.len(),
+            limits.max_body_bytes
         );
+        let report = Report::refused(platform.name(), "body_too_large", &msg, None, now_ms());
+        stats::report(env, report).await;
+        return error(413, "body_too_large", &msg);
     }
     let (secret_name, header_name) = match platform {
         Platform::Shopify => (names::SHOPIFY, "X-Shopify-Hmac-Sha256"),

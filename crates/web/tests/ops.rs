@@ -59,6 +59,7 @@ fn frames() -> (String, String) {
         message: "no rule handles events of type `order.teleported`".into(),
         payload: r#"{"title":"<img src=x onerror=\"window.__opsPwned=1\">","email":"[redacted]"}"#
             .into(),
+        seq: 1,
     };
     let gauges = ops::gauges(&stats, alerts.statuses(&stats, T0, now), now);
     let snapshot = ops::snapshot(&stats, gauges, vec![sample], now).encode();
