@@ -34,6 +34,9 @@ pub const ROOTS: [&str; 5] = ["id", "type", "user_id", "occurred_at", "data"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     segments: Vec<Segment>,
+    /// Bytes to reserve when rendering: the literal text plus a typical value
+    /// per placeholder, so most renders allocate once.
+    capacity: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +263,14 @@ impl Template {
             segments.push(Segment::Text(text));
         }
         if errors.is_empty() {
-            Ok(Template { segments })
+            let capacity = segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Text(t) => t.len(),
+                    Segment::Value { .. } => 24,
+                })
+                .sum();
+            Ok(Template { segments, capacity })
         } else {
             Err(errors)
         }
@@ -286,7 +296,7 @@ impl Template {
     }
 
     fn render_as(&self, event: &Event, mode: Mode) -> Result<String, MissingValue> {
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.capacity);
         for (index, segment) in self.segments.iter().enumerate() {
             match segment {
                 Segment::Text(t) => out.push_str(t),
