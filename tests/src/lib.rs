@@ -201,6 +201,18 @@ impl Edge {
         resp.json().await.expect("a JSON body")
     }
 
+    /// `GET <path>` with `Authorization: Bearer <token>` and its JSON body.
+    pub async fn get_json_as(&self, path: &str, token: &str) -> Value {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("edge reachable");
+        resp.json().await.expect("a JSON body")
+    }
+
     /// Posts a raw body to `/v1/events` with a given signature header.
     pub async fn post_events_raw(&self, body: Vec<u8>, signature: Option<String>) -> (u16, Value) {
         let mut req = self

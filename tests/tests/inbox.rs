@@ -265,16 +265,7 @@ async fn operators_see_live_statistics() {
     // Reports are sent right after the work; give them a moment.
     let mut stats = serde_json::Value::Null;
     for _ in 0..20 {
-        stats = edge
-            .http
-            .get(edge.url("/v1/stats"))
-            .bearer_auth(&ops)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        stats = edge.get_json_as("/v1/stats", &ops).await;
         if stats["latency"]["count"].as_u64().unwrap_or(0) >= 1 {
             break;
         }

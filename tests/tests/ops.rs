@@ -107,16 +107,9 @@ async fn a_rejection_spike_alerts_operators_and_the_same_item_resolves() {
         "{shopper_frames:?}"
     );
     // The alert is part of the operator's history over HTTP too.
-    let page: serde_json::Value = edge
-        .http
-        .get(edge.url("/v1/inbox?category=ops"))
-        .bearer_auth(ops_token_for("oncall"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = edge
+        .get_json_as("/v1/inbox?category=ops", &ops_token_for("oncall"))
+        .await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{page}");
     assert!(items[0]["title"]["en"]

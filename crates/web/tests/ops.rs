@@ -36,6 +36,15 @@ fn texts(root: &web_sys::Element, sel: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `points` of the first chart line.
+fn first_points(root: &web_sys::Element) -> String {
+    root.query_selector("polyline.ops-line")
+        .unwrap()
+        .expect("a chart line")
+        .get_attribute("points")
+        .unwrap_or_default()
+}
+
 fn frames() -> (String, String) {
     let mut stats = Stats::new();
     for i in 0..30 {
@@ -105,12 +114,7 @@ async fn ops_page_draws_charts_alerts_and_rejections_as_text() {
             .length(),
         4
     );
-    let points = root
-        .query_selector("polyline.ops-line")
-        .unwrap()
-        .unwrap()
-        .get_attribute("points")
-        .unwrap();
+    let points = first_points(&root);
     assert_eq!(
         points.split(' ').count(),
         900,
@@ -149,12 +153,7 @@ async fn ops_page_draws_charts_alerts_and_rejections_as_text() {
         .unchecked_into();
     per_minute.click();
     settle().await;
-    let points = root
-        .query_selector("polyline.ops-line")
-        .unwrap()
-        .unwrap()
-        .get_attribute("points")
-        .unwrap();
+    let points = first_points(&root);
     assert_eq!(points.split(' ').count(), 15);
     assert_eq!(
         per_minute.get_attribute("aria-pressed").as_deref(),
