@@ -245,11 +245,9 @@ impl Stats {
         let storage = self.state.storage();
         let mut pending: Vec<Event> = storage.get(PENDING_KEY).await?.unwrap_or_default();
         pending.extend(events);
-        // One write for both, so a state change never lands without its event.
-        let mut both = serde_json::Map::new();
-        both.insert(ALERT_STATES_KEY.into(), serde_json::to_value(&states)?);
-        both.insert(PENDING_KEY.into(), serde_json::to_value(&pending)?);
-        storage.put_multiple(both).await?;
+        // The event first: a state change is never stored without its event.
+        storage.put(PENDING_KEY, &pending).await?;
+        storage.put(ALERT_STATES_KEY, &states).await?;
         self.arm(1).await
     }
 
