@@ -477,12 +477,23 @@ impl DurableObject for Stats {
         // The runtime cleared the alarm that is running now.
         self.alarm_at.set(0);
         self.alarm_known.set(true);
-        self.route_pending(now).await?;
-        self.evaluate(now).await?;
+        // A storage hiccup in alerting must not stop the ops page's ticks: log it,
+        // tick, and come back soon (pending events and states are retried then).
+        let mut retry = false;
+        if let Err(e) = self.route_pending(now).await {
+            worker::console_error!("routing pending alert events failed (will retry): {e}");
+            retry = true;
+        }
+        if let Err(e) = self.evaluate(now).await {
+            worker::console_error!("evaluating alerts failed (will retry): {e}");
+            // Reload the states from storage, so the unsaved change is found again.
+            *self.alerts.borrow_mut() = None;
+            retry = true;
+        }
         self.tick(now);
         let storage = self.state.storage();
-        let pending: Option<Vec<Event>> = storage.get(PENDING_KEY).await?;
-        let next = if pending.is_some_and(|p| !p.is_empty()) {
+        let pending: Option<Vec<Event>> = storage.get(PENDING_KEY).await.unwrap_or_default();
+        let next = if retry || pending.is_some_and(|p| !p.is_empty()) {
             TICK_EVERY_MS // retry soon
         } else if self.ops_sockets().is_empty() {
             EVALUATE_EVERY_MS
