@@ -340,22 +340,18 @@ pub fn snapshot(
             }
         }
     };
-    let mut events = labelled(stats.events(), Resolution::Minute, OPS_MINUTES, end);
-    for (label, counts) in events.iter_mut() {
-        let now_count = stats
-            .events()
-            .get(label)
-            .map_or(0, |c| c.bucket(Resolution::Second, in_progress));
-        trim(counts, now_count);
-    }
-    let mut rejections = labelled(stats.rejections(), Resolution::Minute, OPS_MINUTES, end);
-    for (label, counts) in rejections.iter_mut() {
-        let now_count = stats
-            .rejections()
-            .get(label)
-            .map_or(0, |c| c.bucket(Resolution::Second, in_progress));
-        trim(counts, now_count);
-    }
+    let minutes_of = |counters: &Counters<String>| {
+        let mut by_label = labelled(counters, Resolution::Minute, OPS_MINUTES, end);
+        for (label, counts) in by_label.iter_mut() {
+            let now_count = counters
+                .get(label)
+                .map_or(0, |c| c.bucket(Resolution::Second, in_progress));
+            trim(counts, now_count);
+        }
+        by_label
+    };
+    let events = minutes_of(stats.events());
+    let rejections = minutes_of(stats.rejections());
     let mut deliveries: Vec<u64> = {
         let s = stats.deliveries().series(Resolution::Minute, end);
         s[s.len().saturating_sub(OPS_MINUTES)..]
