@@ -25,6 +25,12 @@ pub(crate) fn run(args: &[String]) -> Res {
     };
     install::all(Need::everything())?;
     let root = root();
+    check_disk(&root);
+    if std::env::var_os("CI").is_some() {
+        // Incremental caches only help the next local build; on CI they are
+        // gigabytes written once.
+        std::env::set_var("CARGO_INCREMENTAL", "0");
+    }
     let path = tool_path();
     let mut suites = Vec::new();
 
@@ -109,6 +115,30 @@ pub(crate) fn run(args: &[String]) -> Res {
         Err("some suites failed; scroll up for the first error".into())
     } else {
         Ok(())
+    }
+}
+
+/// Warns, with what to do, when the disk holding `target/` has less room than
+/// a full run from a fresh clone writes (about 5 GB).
+fn check_disk(root: &std::path::Path) {
+    const NEED_KB: u64 = 5 * 1024 * 1024;
+    let out = Command::new("df").arg("-Pk").arg(root).output();
+    let free_kb = out.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)?
+            .split_whitespace()
+            .nth(3)?
+            .parse::<u64>()
+            .ok()
+    });
+    if let Some(kb) = free_kb.filter(|kb| *kb < NEED_KB) {
+        eprintln!(
+            "warning: only {:.1} GB free on the disk of {}; a full test run writes about 5 GB. \
+             Free some space (old clones, `cargo clean`) if a build fails with 'No space left on device'.",
+            kb as f64 / 1024.0 / 1024.0,
+            root.display()
+        );
     }
 }
 
