@@ -153,6 +153,10 @@ fn browser_suite() -> Res {
     };
     let (port_edge, port_web) = (free()?, free()?);
     let persist = std::env::temp_dir().join(format!("tidings-browser-{}", std::process::id()));
+    // The embeddable center for tests/browser/embed.mjs (a debug build: the release one is
+    // `cargo xtask bundle`, measured in BENCHMARKS.md).
+    let embed = persist.join("embed");
+    crate::bundle::build(&embed, false)?;
     let group = crate::procs::Group::default();
     let result =
         crate::dev::start_stack(&group, port_edge, Some(port_web), &persist).and_then(|()| {
@@ -170,6 +174,7 @@ fn browser_suite() -> Res {
                         .arg(&script)
                         .arg(format!("http://127.0.0.1:{port_web}"))
                         .arg(format!("http://127.0.0.1:{port_edge}"))
+                        .env("TIDINGS_EMBED_DIR", &embed)
                         .current_dir(root()),
                 )?;
             }

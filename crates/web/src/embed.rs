@@ -75,7 +75,10 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
                 center.upsert(items);
             }
             if let Ok(Some(prefs)) = store.prefs().await {
-                center.locale.set(prefs.locale);
+                // As on `welcome`: a shopper who never saved preferences keeps the page's language.
+                if prefs != tidings_core::prefs::Preferences::default() {
+                    center.locale.set(prefs.locale);
+                }
                 center.prefs.set(prefs);
             }
         }

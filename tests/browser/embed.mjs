@@ -1,0 +1,66 @@
+// Browser test of embedding: examples/embed.html, a plain page served with the files
+// `cargo xtask bundle` wrote by a static server of this script (its own origin, not the edge's),
+// mounts the center with `mount(element, {edgeUrl, token, locale})`; the bell appears where it
+// was mounted, live events reach it over a socket to the edge's origin, the product card gets
+// watch buttons, tidings.css styles it, and `locale: 'zh'` gives a Chinese UI.
+// Usage: node tests/browser/embed.mjs <storefront URL> <edge URL>   (run by the browser suite;
+// TIDINGS_EMBED_DIR names the bundle folder, default dist-embed/)
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { checks, devToken, launch, postEvents } from './lib/harness.mjs';
+
+const [, edge = 'http://127.0.0.1:8787'] = process.argv.slice(2);
+const dir = process.env.TIDINGS_EMBED_DIR || 'dist-embed';
+const run = `${Date.now()}-${crypto.randomBytes(3).toString('hex')}`;
+const user = `embed-${run}`;
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+
+const { ok, fail, check, failures } = checks();
+const { context: browser, close } = await launch();
+const servers = [];
+try {
+  // The storefront: the example page and the bundle, nothing else.
+  const server = http.createServer((req, res) => {
+    const name = new URL(req.url, 'http://x').pathname;
+    const file = name === '/' ? 'examples/embed.html' : path.join(dir, path.basename(name));
+    if (!fs.existsSync(file)) { res.writeHead(404).end(`no ${file}`); return; }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' }).end(fs.readFileSync(file));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const token = await devToken(edge, user);
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/?edge=${encodeURIComponent(edge)}&token=${encodeURIComponent(token)}`);
+  const bell = page.locator('#bell button.tidings-bell');
+  await bell.waitFor({ timeout: 30000 }).then(() => ok('the bell is mounted inside #bell'), () => fail('no bell inside #bell'));
+  await bell.click();
+  await page.locator('#tidings-panel .tidings-status.live').waitFor({ timeout: 15000 })
+    .then(() => ok('the embedded center is live against the edge'), () => fail('the embedded center never went live'));
+  await postEvents(edge, [{ id: `${run}-1`, type: 'order.shipped', occurred_at: Math.floor(Date.now() / 1000), user_id: user,
+    data: { order_id: `o-${run}`, order_number: '#E1', carrier: 'UPS', tracking_number: '1Z' } }]);
+  await page.waitForFunction(() => document.querySelector('#bell button.tidings-bell')?.getAttribute('aria-label')?.endsWith(', 1 unread'), null, { timeout: 10000 })
+    .then(() => ok('a posted event raises the badge to 1'), () => fail('badge did not reach 1 unread'));
+  const title = await page.locator('.tidings-item .tidings-title').first().textContent().catch(() => '');
+  check(title.includes('#E1'), 'the item shows the order', `title "${title}"`);
+  const watch = await page.locator('.product[data-sku="sku-lantern"] .tidings-watch button').allTextContents();
+  check(watch.some((t) => t.includes('back in stock')), 'the product card has watch buttons', `buttons [${watch.join(' | ')}]`);
+  const css = await bell.evaluate((b) => getComputedStyle(b).borderRadius);
+  check(css === '999px', 'tidings.css styles the bell', `border-radius ${css}`);
+
+  const zh = await browser.newPage();
+  await zh.goto(`${origin}/?edge=${encodeURIComponent(edge)}&token=${encodeURIComponent(token)}&lang=zh`);
+  await zh.waitForFunction(() => document.querySelector('#bell button.tidings-bell')?.getAttribute('aria-label')?.startsWith('通知'), null, { timeout: 30000 })
+    .then(() => ok("locale 'zh' gives a Chinese bell"), () => fail("locale 'zh' did not give a Chinese bell"));
+  check(errors.length === 0, 'no page errors', errors.join('; '));
+} catch (e) {
+  fail(e.stack || String(e));
+} finally {
+  await close();
+  servers.forEach((s) => s.close());
+}
+process.exit(failures() ? 1 : 0);
