@@ -189,10 +189,14 @@ impl Notification {
 /// The id a notification gets from its event and collapse key: collapsed
 /// items share `c:<key>`, others use `e:<event id>`.
 pub fn notification_id(event_id: &str, collapse_key: Option<&str>) -> String {
-    match collapse_key {
-        Some(k) => format!("c:{k}"),
-        None => format!("e:{event_id}"),
-    }
+    let (prefix, rest) = match collapse_key {
+        Some(k) => ("c:", k),
+        None => ("e:", event_id),
+    };
+    let mut id = String::with_capacity(prefix.len() + rest.len());
+    id.push_str(prefix);
+    id.push_str(rest);
+    id
 }
 
 #[cfg(test)]

@@ -1183,6 +1183,8 @@ impl RuleSet {
                 &scanned
             }
         };
+        // Usually one rule per type: room for exactly that many outcomes, not Vec's first four.
+        applied.outcomes.reserve_exact(indexes.len());
         for rule in indexes.iter().filter_map(|i| self.rules.get(*i)) {
             if !rule.when.iter().all(|c| c.holds(event)) {
                 continue;
