@@ -576,7 +576,16 @@ mod props {
         for ok in ["order.shipped", "a.b", "ops.alert_1.x"] {
             assert!(is_event_type(ok), "{ok}");
         }
-        for bad in ["", "order", ".a.b", "a.b.", "a..b", "Order.shipped", "a.b-c", "é.b"] {
+        for bad in [
+            "",
+            "order",
+            ".a.b",
+            "a.b.",
+            "a..b",
+            "Order.shipped",
+            "a.b-c",
+            "é.b",
+        ] {
             assert!(!is_event_type(bad), "{bad}");
         }
     }
