@@ -215,8 +215,113 @@ impl ServerFrame {
     }
 
     /// Decodes a server frame (used by clients and tests).
+    ///
+    /// Reads `type` first, then that variant's fields from the same text. It accepts exactly
+    /// what the derived `Deserialize` accepts (tested against it), but the derive for an
+    /// internally tagged enum buffers every frame into a generic tree and so links a second
+    /// deserializer of every field type into the browser bundle.
     pub fn decode(text: &str) -> Result<ServerFrame, ProtocolError> {
-        serde_json::from_str(text).map_err(|e| ProtocolError::BadFrame(e.to_string()))
+        use std::borrow::Cow;
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: Cow<'a, str>,
+        }
+        #[derive(Deserialize)]
+        struct Welcome {
+            v: u32,
+            user: String,
+            head: u64,
+            version: u64,
+            prefs: Preferences,
+            #[serde(default)]
+            topics: Vec<String>,
+        }
+        #[derive(Deserialize)]
+        struct Notify {
+            notification: Notification,
+        }
+        #[derive(Deserialize)]
+        struct Head {
+            head: u64,
+        }
+        #[derive(Deserialize)]
+        struct Changed {
+            ids: Vec<String>,
+            state: ReadState,
+            version: u64,
+        }
+        #[derive(Deserialize)]
+        struct Prefs {
+            prefs: Preferences,
+        }
+        #[derive(Deserialize)]
+        struct Topics {
+            topics: Vec<String>,
+        }
+        #[derive(Deserialize)]
+        struct Reset {
+            oldest: u64,
+        }
+        #[derive(Deserialize)]
+        struct Error {
+            code: String,
+            message: String,
+        }
+        fn body<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, ProtocolError> {
+            serde_json::from_str(text).map_err(|e| ProtocolError::BadFrame(e.to_string()))
+        }
+        let tag: Tag<'_> = body(text)?;
+        Ok(match tag.kind.as_ref() {
+            "welcome" => {
+                let w: Welcome = body(text)?;
+                ServerFrame::Welcome {
+                    v: w.v,
+                    user: w.user,
+                    head: w.head,
+                    version: w.version,
+                    prefs: w.prefs,
+                    topics: w.topics,
+                }
+            }
+            "notify" => ServerFrame::Notify {
+                notification: body::<Notify>(text)?.notification,
+            },
+            "synced" => ServerFrame::Synced {
+                head: body::<Head>(text)?.head,
+            },
+            "changed" => {
+                let c: Changed = body(text)?;
+                ServerFrame::Changed {
+                    ids: c.ids,
+                    state: c.state,
+                    version: c.version,
+                }
+            }
+            "prefs" => ServerFrame::Prefs {
+                prefs: body::<Prefs>(text)?.prefs,
+            },
+            "topics" => ServerFrame::Topics {
+                topics: body::<Topics>(text)?.topics,
+            },
+            "reset" => ServerFrame::Reset {
+                oldest: body::<Reset>(text)?.oldest,
+            },
+            "error" => {
+                let e: Error = body(text)?;
+                ServerFrame::Error {
+                    code: e.code,
+                    message: e.message,
+                }
+            }
+            "pong" => ServerFrame::Pong,
+            other => {
+                return Err(ProtocolError::BadFrame(format!(
+                    "unknown frame type `{other}`; expected welcome, notify, synced, changed, \
+                     prefs, topics, reset, error or pong"
+                )))
+            }
+        })
     }
 }
 
@@ -276,8 +381,83 @@ mod tests {
         );
     }
 
+    /// One frame of every server type, as the edge writes them.
+    fn server_samples() -> Vec<serde_json::Value> {
+        let notification = serde_json::json!({
+            "id": "e:1", "seq": 4, "type": "order.shipped", "category": "order",
+            "priority": "high", "title": {"en": "Shipped", "zh": "已发货"},
+            "body": {"en": "On its way", "zh": "在路上"}, "link": "/orders/1",
+            "created_at": 1_700_000_000_000i64, "collapse_key": "order:1", "state": "unread",
+            "ingested_at": 1_700_000_000_100i64
+        });
+        let prefs = serde_json::to_value(Preferences::default()).unwrap();
+        [
+            serde_json::json!({"type": "welcome", "v": 1, "user": "alice", "head": 9, "version": 2, "prefs": prefs, "topics": ["stock:sku-1"]}),
+            serde_json::json!({"type": "notify", "notification": notification}),
+            serde_json::json!({"type": "synced", "head": 9}),
+            serde_json::json!({"type": "changed", "ids": ["e:1"], "state": "read", "version": 3}),
+            serde_json::json!({"type": "prefs", "prefs": prefs}),
+            serde_json::json!({"type": "topics", "topics": []}),
+            serde_json::json!({"type": "reset", "oldest": 5}),
+            serde_json::json!({"type": "error", "code": "bad_frame", "message": "no"}),
+            serde_json::json!({"type": "pong"}),
+        ]
+        .into()
+    }
+
+    #[test]
+    fn server_frame_decode_accepts_what_the_derive_accepts() {
+        let mut texts: Vec<String> = ["", "[]", "1", "{}", r#"{"type":1}"#, r#"{"type":"nope"}"#]
+            .map(String::from)
+            .into();
+        let wrong = [
+            serde_json::json!(null),
+            serde_json::json!(1),
+            serde_json::json!(-1),
+            serde_json::json!(1.5),
+            serde_json::json!("x"),
+            serde_json::json!([]),
+            serde_json::json!({}),
+            serde_json::json!(true),
+        ];
+        for sample in server_samples() {
+            texts.push(sample.to_string());
+            let obj = sample.as_object().unwrap();
+            let mut extra = obj.clone();
+            extra.insert("later_field".into(), serde_json::json!(1));
+            texts.push(serde_json::Value::Object(extra).to_string());
+            for key in obj.keys() {
+                let mut without = obj.clone();
+                without.remove(key);
+                texts.push(serde_json::Value::Object(without).to_string());
+                for w in &wrong {
+                    let mut changed = obj.clone();
+                    changed.insert(key.clone(), w.clone());
+                    texts.push(serde_json::Value::Object(changed).to_string());
+                }
+            }
+        }
+        let mut accepted = 0;
+        for text in &texts {
+            let derived = serde_json::from_str::<ServerFrame>(text).ok();
+            let decoded = ServerFrame::decode(text).ok();
+            assert_eq!(decoded, derived, "{text}");
+            accepted += usize::from(decoded.is_some());
+        }
+        // Every sample, with or without an extra field, and the defaulted `topics` missing.
+        assert!(
+            accepted >= 19,
+            "only {accepted} of {} accepted",
+            texts.len()
+        );
+    }
+
     #[test]
     fn server_frames_round_trip() {
+        for sample in server_samples() {
+            let frame = ServerFrame::decode(&sample.to_string()).unwrap();
+            assert_eq!(ServerFrame::decode(&frame.encode()).unwrap(), frame);
+        }
         let f = ServerFrame::Synced { head: 3 };
         assert_eq!(f.encode(), r#"{"type":"synced","head":3}"#);
         assert_eq!(ServerFrame::decode(&f.encode()).unwrap(), f);
