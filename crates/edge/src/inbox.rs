@@ -91,6 +91,10 @@ pub struct Inbox {
     config: LogConfig,
     /// The wake-up the alarm was last set to (`None`: not known yet).
     armed: std::cell::Cell<Option<Option<Millis>>>,
+    /// Whose Inbox this is, once read or written (saves a query per delivery).
+    user: RefCell<Option<String>>,
+    /// The router state as last written, so a delivery that leaves it unchanged skips the write.
+    router_saved: RefCell<Option<String>>,
 }
 
 impl Inbox {
@@ -109,16 +113,46 @@ impl Inbox {
 
     /// Records whose Inbox this is; the first time, joins `segment:all`.
     async fn remember_user(&self, user: &str) -> Result<()> {
-        let sql = self.sql();
-        if store::get_meta::<String>(&sql, "user")?.is_none() {
-            store::put_meta(&sql, "user", &user)?;
-            crate::topics::set_member(&self.env, "segment:all", user, true).await?;
+        if self.user.borrow().is_some() {
+            return Ok(());
         }
+        let sql = self.sql();
+        let known = match store::get_meta::<String>(&sql, "user")? {
+            Some(known) => known,
+            None => {
+                store::put_meta(&sql, "user", &user)?;
+                crate::topics::set_member(&self.env, "segment:all", user, true).await?;
+                user.to_owned()
+            }
+        };
+        *self.user.borrow_mut() = Some(known);
         Ok(())
     }
 
     fn user(&self) -> Result<String> {
-        Ok(store::get_meta::<String>(&self.sql(), "user")?.unwrap_or_default())
+        if let Some(user) = self.user.borrow().as_ref() {
+            return Ok(user.clone());
+        }
+        let user = store::get_meta::<String>(&self.sql(), "user")?;
+        if let Some(u) = &user {
+            *self.user.borrow_mut() = Some(u.clone());
+        }
+        Ok(user.unwrap_or_default())
+    }
+
+    /// Persists the router's state unless it is what was last written.
+    fn save_router(
+        &self,
+        sql: &worker::SqlStorage,
+        router: &tidings_core::route::Router,
+    ) -> Result<()> {
+        let text = serde_json::to_string(router)?;
+        if self.router_saved.borrow().as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        store::put_meta_text(sql, "router", &text)?;
+        *self.router_saved.borrow_mut() = Some(text);
+        Ok(())
     }
 
     fn live_sockets(&self) -> Vec<WebSocket> {
@@ -254,7 +288,7 @@ impl Inbox {
             }
             let forgotten = st.log.prune_seen(now);
             store::forget_seen(&sql, &forgotten)?;
-            store::put_meta(&sql, "router", &st.router)?;
+            self.save_router(&sql, &st.router)?;
             Ok(fresh)
         })?;
         self.arm_alarm().await?;
@@ -493,6 +527,8 @@ impl DurableObject for Inbox {
             loaded: RefCell::new(None),
             config: LogConfig::default(),
             armed: std::cell::Cell::new(None),
+            user: RefCell::new(None),
+            router_saved: RefCell::new(None),
         }
     }
 
@@ -516,7 +552,7 @@ impl DurableObject for Inbox {
             for n in released.deliver {
                 frames.push(self.append(st, n, now)?);
             }
-            store::put_meta(&sql, "router", &st.router)?;
+            self.save_router(&sql, &st.router)?;
             Ok(frames)
         })?;
         self.publish(frames).await;

@@ -58,9 +58,14 @@ pub fn get_meta<T: DeserializeOwned>(sql: &SqlStorage, key: &str) -> Result<Opti
 
 /// Writes a JSON value to `meta`.
 pub fn put_meta<T: Serialize>(sql: &SqlStorage, key: &str, value: &T) -> Result<()> {
+    put_meta_text(sql, key, &serde_json::to_string(value)?)
+}
+
+/// Writes one meta value already serialized as JSON.
+pub fn put_meta_text(sql: &SqlStorage, key: &str, json: &str) -> Result<()> {
     sql.exec(
         "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-        vec![key.into(), serde_json::to_string(value)?.into()],
+        vec![key.into(), json.into()],
     )?;
     Ok(())
 }
