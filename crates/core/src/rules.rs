@@ -202,7 +202,8 @@ enum Schedule {
 
 #[derive(Debug, Clone)]
 struct Condition {
-    path: String,
+    /// The dotted path, split once at load time.
+    path: crate::event::Path,
     test: Test,
 }
 
@@ -243,7 +244,7 @@ impl Literal {
 
 impl Condition {
     fn holds(&self, event: &Event) -> bool {
-        let value = match event.lookup(&self.path) {
+        let value = match event.lookup_path(&self.path) {
             Some(Lookup::Json(Json::Null)) | None => return matches!(self.test, Test::Missing),
             Some(v) => v,
         };
@@ -644,7 +645,10 @@ impl Loader<'_> {
         let value = t.get("value");
         let test = op.and_then(|op| self.test(field, op, value));
         match (path, test) {
-            (Some(path), Some(test)) if ok => Some(Condition { path, test }),
+            (Some(path), Some(test)) if ok => Some(Condition {
+                path: crate::event::Path::parse(&path),
+                test,
+            }),
             _ => None,
         }
     }

@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::event::{Event, Lookup};
+use crate::event::{Event, Lookup, Path};
 
 /// The first word of every path a template may use, as [`Event::lookup`] knows them.
 pub const ROOTS: [&str; 5] = ["id", "type", "user_id", "occurred_at", "data"];
@@ -44,6 +44,8 @@ enum Segment {
     Text(String),
     Value {
         path: String,
+        /// `path`, split once at compile time.
+        parsed: Path,
         fallback: Option<String>,
     },
 }
@@ -248,6 +250,7 @@ impl Template {
                     }
                     segments.push(Segment::Value {
                         path: path.to_owned(),
+                        parsed: Path::parse(path),
                         fallback,
                     });
                 }
@@ -300,8 +303,12 @@ impl Template {
         for (index, segment) in self.segments.iter().enumerate() {
             match segment {
                 Segment::Text(t) => out.push_str(t),
-                Segment::Value { path, fallback } => {
-                    let written = match event.lookup(path) {
+                Segment::Value {
+                    path,
+                    parsed,
+                    fallback,
+                } => {
+                    let written = match event.lookup_path(parsed) {
                         Some(value) if mode == Mode::Url && index > 0 => {
                             let mut raw = String::new();
                             write_value(&mut raw, value) && {
