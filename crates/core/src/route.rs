@@ -78,6 +78,22 @@ impl Audience {
             _ => None,
         }
     }
+
+    /// [`Audience::parse`] of an owned string, reusing its buffer for the name.
+    pub fn from_text(mut text: String) -> Option<Audience> {
+        let colon = text.find(':')?;
+        let make: fn(String) -> Audience = match &text[..colon] {
+            "user" => Audience::User,
+            "topic" => Audience::Topic,
+            "segment" => Audience::Segment,
+            _ => return None,
+        };
+        if colon + 1 == text.len() {
+            return None;
+        }
+        text.drain(..=colon);
+        Some(make(text))
+    }
 }
 
 /// At most `limit` notifications per `per` milliseconds per recipient (and
@@ -1388,6 +1404,13 @@ mod props {
             1 => (0u8..3).prop_map(|key| Op::Cancel { key }),
             2 => (0i64..120).prop_map(|advance| Op::Take { advance }),
         ]
+    }
+
+    proptest! {
+        #[test]
+        fn audience_from_text_parses_like_parse(text in "(user|topic|segment|users|)(:)?[a-z:é]{0,5}") {
+            prop_assert_eq!(Audience::from_text(text.clone()), Audience::parse(&text), "{:?}", text);
+        }
     }
 
     proptest! {

@@ -134,13 +134,14 @@ impl Outcome {
     /// What to hand the router for one recipient of this outcome: the
     /// notification with its schedule, cancel key and throttle (keyed by the
     /// rule's name). `None` for a cancel-only rule.
-    pub fn submission(&self) -> Option<Submission> {
+    /// The notification moves into it (no copy of its texts).
+    pub fn into_submission(self) -> Option<Submission> {
         Some(Submission {
-            notification: self.notification.clone()?,
+            notification: self.notification?,
             deliver_at: self.deliver_at,
-            cancel_key: self.cancel_key.clone(),
+            cancel_key: self.cancel_key,
             throttle: self.throttle.map(|throttle| KeyedThrottle {
-                key: self.rule.clone(),
+                key: self.rule,
                 throttle,
             }),
         })
@@ -1194,11 +1195,7 @@ impl RuleSet {
                 continue;
             }
             // An audience that cannot be built means the rule does not apply.
-            let Some(audience) = rule
-                .to
-                .render_key(event)
-                .ok()
-                .and_then(|to| Audience::parse(&to))
+            let Some(audience) = rule.to.render_key(event).ok().and_then(Audience::from_text)
             else {
                 continue;
             };
@@ -2039,7 +2036,7 @@ mod tests {
         // the router gets it keyed by the rule's name
         let set = load(&rule("2 per 1h"));
         let o = set.apply(&event("a.b", json!({})), T0).outcomes.remove(0);
-        let submission = o.submission().unwrap();
+        let submission = o.clone().into_submission().unwrap();
         assert_eq!(
             submission.throttle,
             Some(KeyedThrottle {

@@ -45,13 +45,14 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Builds a delivery from a rule outcome.
-    pub fn from_outcome(event: &Event, outcome: &RuleOutcome) -> Self {
+    /// Builds a delivery from a rule outcome (its notification moves, not copied).
+    pub fn from_outcome(event: &Event, mut outcome: RuleOutcome) -> Self {
+        let cancels = std::mem::take(&mut outcome.cancels);
         Delivery {
             event_id: event.id.clone(),
             occurred_at: event.occurred_at,
-            submission: outcome.submission(),
-            cancels: outcome.cancels.clone(),
+            submission: outcome.into_submission(),
+            cancels,
         }
     }
 }

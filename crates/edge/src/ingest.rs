@@ -304,13 +304,14 @@ fn plan_event(
     let applied = rules.apply(&event, now);
     let mut routed = false;
     for outcome in applied.outcomes {
-        let delivery = Delivery::from_outcome(&event, &outcome);
         let target = match &outcome.audience {
             Audience::User(user) => per_user.entry(user.clone()),
             Audience::Topic(topic) => per_topic.entry(format!("topic:{topic}")),
             Audience::Segment(segment) => per_topic.entry(format!("segment:{segment}")),
         };
-        target.or_default().push((index, delivery));
+        target
+            .or_default()
+            .push((index, Delivery::from_outcome(&event, outcome)));
         routed = true;
     }
     let failure = applied.errors.into_iter().next();

@@ -152,9 +152,9 @@ pub fn pipeline(body: &[u8], rules: &RuleSet, limits: &Limits) -> Tally {
     for event in items.iter().flatten() {
         tally.events += 1;
         let applied = rules.apply(event, NOW);
-        for outcome in &applied.outcomes {
+        for outcome in applied.outcomes {
             tally.outcomes += 1;
-            if let Some(sub) = outcome.submission() {
+            if let Some(sub) = outcome.into_submission() {
                 if let Routed::Deliver { .. } = router.submit(sub, &prefs, NOW) {
                     tally.delivered += 1;
                 }
