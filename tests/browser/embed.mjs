@@ -2,7 +2,8 @@
 // `cargo xtask bundle` wrote by a static server of this script (its own origin, not the edge's),
 // mounts the center with `mount(element, {edgeUrl, token, locale})`; the bell appears where it
 // was mounted, live events reach it over a socket to the edge's origin, the product card gets
-// watch buttons, tidings.css styles it, and `locale: 'zh'` gives a Chinese UI.
+// watch buttons, tidings.css styles it (themable by --tidings-* properties on the page), and
+// `locale: 'zh'` gives a Chinese UI.
 // Usage: node tests/browser/embed.mjs <storefront URL> <edge URL>   (run by the browser suite;
 // TIDINGS_EMBED_DIR names the bundle folder, default dist-embed/)
 import crypto from 'node:crypto';
@@ -51,8 +52,13 @@ try {
   check(watch.some((t) => t.includes('back in stock')), 'the product card has watch buttons', `buttons [${watch.join(' | ')}]`);
   const css = await bell.evaluate((b) => getComputedStyle(b).borderRadius);
   check(css === '999px', 'tidings.css styles the bell', `border-radius ${css}`);
+  const panelBg = () => page.locator('#tidings-panel').evaluate((p) => getComputedStyle(p).backgroundColor);
+  check(await panelBg() === 'rgb(255, 255, 255)', 'the panel has the default card colour', await panelBg());
+  await page.evaluate(() => document.body.style.setProperty('--tidings-card', 'rgb(1, 2, 3)'));
+  check(await panelBg() === 'rgb(1, 2, 3)', 'a --tidings-card set on body themes the panel', await panelBg());
 
   const zh = await browser.newPage();
+  zh.on('pageerror', (e) => errors.push(`zh page: ${e}`));
   await zh.goto(`${origin}/?edge=${encodeURIComponent(edge)}&token=${encodeURIComponent(token)}&lang=zh`);
   await zh.waitForFunction(() => document.querySelector('#bell button.tidings-bell')?.getAttribute('aria-label')?.startsWith('通知'), null, { timeout: 30000 })
     .then(() => ok("locale 'zh' gives a Chinese bell"), () => fail("locale 'zh' did not give a Chinese bell"));

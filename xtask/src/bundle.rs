@@ -37,12 +37,14 @@ pub(crate) fn run(args: &[String]) -> Res {
         wasm_pack: false,
         chromium: false,
     })?;
+    let out = absolute(&out)?;
     build(&out, release)?;
     report(&out)
 }
 
 /// Builds the bundle into `out` (release: size-optimised and wasm-opt'ed).
 pub(crate) fn build(out: &Path, release: bool) -> Res {
+    let out = &absolute(out)?;
     step(&format!(
         "building the embeddable center ({}) into {} (a release build takes 3–5 minutes)",
         if release { "release" } else { "debug" },
@@ -69,6 +71,13 @@ pub(crate) fn build(out: &Path, release: bool) -> Res {
         }
     }
     Ok(())
+}
+
+/// Trunk runs from the workspace root: a relative folder means relative to where the command ran.
+fn absolute(path: &Path) -> Res<PathBuf> {
+    Ok(std::env::current_dir()
+        .map_err(|e| format!("cannot read the current folder: {e}"))?
+        .join(path))
 }
 
 /// Prints raw and gzip -9 sizes of the shipped files.

@@ -156,7 +156,10 @@ fn browser_suite() -> Res {
     // The embeddable center for tests/browser/embed.mjs (a debug build: the release one is
     // `cargo xtask bundle`, measured in BENCHMARKS.md).
     let embed = persist.join("embed");
-    crate::bundle::build(&embed, false)?;
+    if let Err(e) = crate::bundle::build(&embed, false) {
+        let _ = std::fs::remove_dir_all(&persist);
+        return Err(e);
+    }
     let group = crate::procs::Group::default();
     let result =
         crate::dev::start_stack(&group, port_edge, Some(port_web), &persist).and_then(|()| {
