@@ -42,9 +42,8 @@ pub(crate) fn run(args: &[String]) -> Res {
     report(&out)
 }
 
-/// Builds the bundle into `out` (release: size-optimised and wasm-opt'ed).
+/// Builds the bundle into `out`, an absolute folder (release: size-optimised and wasm-opt'ed).
 pub(crate) fn build(out: &Path, release: bool) -> Res {
-    let out = &absolute(out)?;
     step(&format!(
         "building the embeddable center ({}) into {} (a release build takes 3–5 minutes)",
         if release { "release" } else { "debug" },

@@ -67,16 +67,7 @@ pub enum Audience {
 impl Audience {
     /// Parses `user:…`, `topic:…` or `segment:…`.
     pub fn parse(text: &str) -> Option<Audience> {
-        let (kind, name) = text.split_once(':')?;
-        if name.is_empty() {
-            return None;
-        }
-        match kind {
-            "user" => Some(Audience::User(name.to_owned())),
-            "topic" => Some(Audience::Topic(name.to_owned())),
-            "segment" => Some(Audience::Segment(name.to_owned())),
-            _ => None,
-        }
+        Audience::from_text(text.to_owned())
     }
 
     /// [`Audience::parse`] of an owned string, reusing its buffer for the name.

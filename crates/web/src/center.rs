@@ -211,8 +211,7 @@ impl Center {
                 Vec::new()
             }
             ServerFrame::Welcome { prefs, topics, .. } => {
-                // A shopper who never saved preferences keeps the page's language.
-                let adopt = prefs != Preferences::default();
+                let adopt = sets_language(&prefs);
                 self.set_prefs(prefs, adopt);
                 self.topics.set(topics);
                 Vec::new()
@@ -360,4 +359,10 @@ impl Center {
             }
         }
     }
+}
+
+/// Whether stored or synced preferences choose the UI language: a shopper who never saved
+/// preferences (they are the defaults) keeps the page's language.
+pub fn sets_language(prefs: &Preferences) -> bool {
+    *prefs != Preferences::default()
 }

@@ -75,8 +75,7 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
                 center.upsert(items);
             }
             if let Ok(Some(prefs)) = store.prefs().await {
-                // As on `welcome`: a shopper who never saved preferences keeps the page's language.
-                if prefs != tidings_core::prefs::Preferences::default() {
+                if crate::center::sets_language(&prefs) {
                     center.locale.set(prefs.locale);
                 }
                 center.prefs.set(prefs);
