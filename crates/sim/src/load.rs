@@ -3,7 +3,7 @@
 //! 1. Opens `--sockets` WebSockets as users `load-0` … `load-N-1` (tokens
 //!    minted with the subscriber secret), says `hello` on each and waits for
 //!    `synced`, so everything after is live traffic.
-//! 2. Every 100 ms posts one signed batch with the events due by then, so the
+//! 2. Every `--interval-ms` (default 100 ms) posts one signed batch with the events due by then, so the
 //!    average is exactly `--rate` per second; event `n` is an `order.shipped`
 //!    for user `load-(n mod N)` with `order_id = <run>-<n>` and its send time
 //!    in `data.sent_at_ms`. The send instant is also kept locally.
@@ -38,6 +38,7 @@ pub struct Options {
     duration: Duration,
     grace: Duration,
     connect_concurrency: usize,
+    interval: Duration,
     dev_vars: Option<PathBuf>,
 }
 
@@ -51,6 +52,7 @@ impl Options {
             duration: Duration::from_secs(60),
             grace: Duration::from_secs(10),
             connect_concurrency: 50,
+            interval: Duration::from_millis(100),
             dev_vars: None,
         };
         let mut it = args.iter();
@@ -71,6 +73,9 @@ impl Options {
                 "--connect-concurrency" => {
                     o.connect_concurrency = common::parse_num(flag, &value()?)?
                 }
+                "--interval-ms" => {
+                    o.interval = Duration::from_millis(common::parse_num(flag, &value()?)?)
+                }
                 "--dev-vars" => o.dev_vars = Some(value()?.into()),
                 other => {
                     return Err(format!(
@@ -81,6 +86,9 @@ impl Options {
         }
         if o.sockets == 0 || o.connect_concurrency == 0 {
             return Err("--sockets and --connect-concurrency must be at least 1".into());
+        }
+        if o.interval.is_zero() {
+            return Err("--interval-ms must be at least 1".into());
         }
         if o.duration.is_zero() {
             return Err("--duration must be at least 1 second".into());
@@ -176,9 +184,10 @@ pub async fn run(o: Options) -> Res {
         counts: Mutex::new(Counts::default()),
     });
     println!(
-        "tidings-sim load: {} sockets, {} events/s for {} s on {} (run {run})",
+        "tidings-sim load: {} sockets, {} events/s in batches every {} ms for {} s on {} (run {run})",
         o.sockets,
         o.rate,
+        o.interval.as_millis(),
         o.duration.as_secs(),
         o.edge
     );
@@ -234,7 +243,7 @@ pub async fn run(o: Options) -> Res {
     let total = capacity - 1;
     let send_start = Instant::now();
     let mut next = 0usize;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut tick = tokio::time::interval(o.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut interrupted = false;
     while next < total {

@@ -33,7 +33,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage:
   tidings-sim simulate [--edge URL] [--rate N/s] [--users alice,bob,carol] [--duration S] [--seed N] [--run-id ID] [--dev-vars PATH]
-  tidings-sim load [--edge URL] [--sockets N] [--rate N/s] [--duration S] [--grace S] [--connect-concurrency N] [--dev-vars PATH]
+  tidings-sim load [--edge URL] [--sockets N] [--rate N/s] [--duration S] [--grace S] [--interval-ms MS] [--connect-concurrency N] [--dev-vars PATH]
 
   --edge       edge base URL (default http://127.0.0.1:8787)
   --dev-vars   file with TIDINGS_INGEST_SECRET / TIDINGS_SUBSCRIBER_SECRET (default crates/edge/.dev.vars)
@@ -47,7 +47,8 @@ simulate:
 
 load:
   --sockets    WebSockets to open, users load-0..load-N-1 (default 1000)
-  --rate       events per second, posted in batches every 100 ms (default 500)
+  --rate       events per second, posted in batches every --interval-ms (default 500)
+  --interval-ms  milliseconds between batches (default 100; 10 = batches of rate/100)
   --duration   seconds of sending (default 60)
   --grace      seconds to wait for stragglers after sending (default 10)
 ";
