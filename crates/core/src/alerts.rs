@@ -751,7 +751,8 @@ impl AlertEngine {
                 "value": value,
                 "threshold": threshold,
                 "over": window_text(rule.over, false),
-            }),
+            })
+            .into(),
         })
     }
 }
@@ -1003,7 +1004,7 @@ mod tests {
         let event = e.event_for(&fired).unwrap();
         assert_eq!(event.kind, FIRED_TYPE);
         assert_eq!(event.id, format!("alert:rejection-rate:fired:{T0}"));
-        assert_eq!(event.data["value"], "75.0 %");
+        assert_eq!(event.data.to_value()["value"], "75.0 %");
         let rules = RuleSet::default_rules();
         let applied = rules.apply(&event, T0);
         assert!(applied.errors.is_empty(), "{:?}", applied.errors);

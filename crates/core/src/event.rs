@@ -1,9 +1,11 @@
 //! The canonical event: what happened in the store, in one shape whatever
 //! backend or platform reported it.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use std::borrow::Cow;
 
+use serde::{Deserialize, Serialize};
+
+pub use crate::data::{Data, Json};
 use crate::time::Millis;
 
 /// One thing that happened in the store, e.g. `order.shipped` for user `u42`.
@@ -24,7 +26,7 @@ pub struct Event {
     pub user_id: Option<String>,
     /// Free-form details used by rule templates (`{data.order_number}`).
     #[serde(default)]
-    pub data: Value,
+    pub data: Data,
 }
 
 impl Event {
@@ -39,17 +41,10 @@ impl Event {
             "type" => only(parts, Lookup::Str(&self.kind)),
             "user_id" => only(parts, Lookup::Str(self.user_id.as_deref()?)),
             "occurred_at" => only(parts, Lookup::Int(self.occurred_at)),
-            "data" => {
-                let mut v = &self.data;
-                for part in parts {
-                    v = match v {
-                        Value::Object(map) => map.get(part)?,
-                        Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
-                        _ => return None,
-                    };
-                }
-                Some(Lookup::Json(v))
-            }
+            "data" => self
+                .data
+                .pointer(parts.map(|p| (p, p.parse::<usize>().ok())))
+                .map(Lookup::Json),
             _ => None,
         }
     }
@@ -103,17 +98,10 @@ impl Event {
             Root::Type => bare(Lookup::Str(&self.kind)),
             Root::UserId => bare(Lookup::Str(self.user_id.as_deref()?)),
             Root::OccurredAt => bare(Lookup::Int(self.occurred_at)),
-            Root::Data => {
-                let mut v = &self.data;
-                for (key, index) in &path.rest {
-                    v = match v {
-                        Value::Object(map) => map.get(key.as_str())?,
-                        Value::Array(items) => items.get((*index)?)?,
-                        _ => return None,
-                    };
-                }
-                Some(Lookup::Json(v))
-            }
+            Root::Data => self
+                .data
+                .pointer(path.rest.iter().map(|(k, i)| (k.as_str(), *i)))
+                .map(Lookup::Json),
             Root::Unknown => None,
         }
     }
@@ -131,18 +119,16 @@ pub enum Lookup<'a> {
     /// An integer field of the event itself.
     Int(i64),
     /// A value inside `data`.
-    Json(&'a Value),
+    Json(Json<'a>),
 }
 
-impl Lookup<'_> {
+impl<'a> Lookup<'a> {
     /// The value as text, the way a template prints it (`null` prints as nothing).
-    pub fn to_text(&self) -> String {
-        match self {
-            Lookup::Str(s) => (*s).to_owned(),
-            Lookup::Int(i) => i.to_string(),
-            Lookup::Json(Value::String(s)) => s.clone(),
-            Lookup::Json(Value::Null) => String::new(),
-            Lookup::Json(v) => v.to_string(),
+    pub fn to_text(&self) -> Cow<'a, str> {
+        match *self {
+            Lookup::Str(s) => Cow::Borrowed(s),
+            Lookup::Int(i) => Cow::Owned(i.to_string()),
+            Lookup::Json(v) => v.to_text(),
         }
     }
 
@@ -151,10 +137,8 @@ impl Lookup<'_> {
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Lookup::Int(i) => Some(*i as f64),
-            Lookup::Json(Value::Number(n)) => n.as_f64(),
-            Lookup::Json(Value::String(s)) => s.trim().parse().ok(),
+            Lookup::Json(v) => v.as_f64(),
             Lookup::Str(s) => s.trim().parse().ok(),
-            _ => None,
         }
     }
 }
@@ -172,7 +156,8 @@ mod tests {
             kind: "order.shipped".into(),
             occurred_at: 5,
             user_id: Some("u1".into()),
-            data: json!({"order": {"number": 1001, "items": [{"sku": "A"}]}, "price": "19.50"}),
+            data: json!({"order": {"number": 1001, "items": [{"sku": "A"}]}, "price": "19.50"})
+                .into(),
         };
         assert_eq!(e.lookup("type").unwrap().to_text(), "order.shipped");
         assert_eq!(e.lookup("data.order.number").unwrap().to_text(), "1001");
@@ -192,10 +177,10 @@ mod props {
     proptest! {
         #[test]
         fn a_split_path_finds_what_the_text_finds(path in "(id|type|user_id|occurred_at|data|x)(\\.(order|items|0|1|sku|number|price|x|)){0,4}") {
-            let e: Event = serde_json::from_value(serde_json::json!({
+            let e: Event = serde_json::from_str(r#"{
                 "id": "e1", "type": "order.shipped", "occurred_at": 5, "user_id": "u1",
                 "data": {"order": {"number": 1001, "items": [{"sku": "A"}, {"sku": "B"}]}, "price": 19.5, "x": null}
-            })).unwrap();
+            }"#).unwrap();
             prop_assert_eq!(e.lookup_path(&Path::parse(&path)), e.lookup(&path), "{}", path);
         }
     }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::data::Data;
 use crate::event::Event;
 use crate::time::parse_rfc3339;
 
@@ -262,8 +263,9 @@ struct Valid<'a> {
     occurred_at: Stamp<'a>,
     #[serde(default)]
     user_id: Option<String>,
-    #[serde(default)]
-    data: Option<Map<String, Value>>,
+    /// Kept as text: [`Data`] reads it on demand.
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
 }
 
 /// `occurred_at` as written: a borrowed RFC 3339 string or unix seconds. Anything else
@@ -312,12 +314,21 @@ impl Valid<'_> {
                 .user_id
                 .as_ref()
                 .is_none_or(|u| !u.is_empty() && u.len() <= 256);
-        ok.then(|| Event {
+        if !ok {
+            return None;
+        }
+        let data = match self.data {
+            None => Data::default(),
+            // Anything but an object gets its precise error from the slow path.
+            Some(raw) if raw.get().starts_with('{') => Data::trusted(raw.get().to_owned()),
+            Some(_) => return None,
+        };
+        Some(Event {
             id: self.id,
             kind: self.kind,
             occurred_at,
             user_id: self.user_id,
-            data: Value::Object(self.data.unwrap_or_default()),
+            data,
         })
     }
 }
@@ -430,8 +441,8 @@ pub fn decode_event(raw: &str, path: &str, limits: &Limits) -> Item {
         }
     };
     let data = match obj.remove("data") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(v @ Value::Object(_)) => v,
+        None | Some(Value::Null) => Data::default(),
+        Some(v @ Value::Object(_)) => Data::from(v),
         Some(other) => {
             return Err(with_id(Rejection::new(
                 "wrong_type",
@@ -533,7 +544,7 @@ mod tests {
             (e.id.as_str(), e.kind.as_str(), e.user_id.as_deref()),
             ("e1", "order.shipped", Some("u1"))
         );
-        assert_eq!(e.data["n"], 1);
+        assert_eq!(e.data.to_value()["n"], 1);
     }
 
     #[test]

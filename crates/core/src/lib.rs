@@ -14,7 +14,7 @@
 //!
 //! # Layout
 //! - [`time`]: unix-millisecond timestamps, RFC 3339 and duration parsing.
-//! - [`event`]: the canonical [`event::Event`].
+//! - [`event`]: the canonical [`event::Event`]; [`data`]: its `data`, JSON text read on demand.
 //! - [`ingest`]: Tidings' own batch format, limits and per-item verdicts.
 //! - [`signature`]: webhook signature schemes (Tidings, Stripe, Shopify, WooCommerce).
 //! - [`token`]: HS256 JWT subscriber tokens.
@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod data;
 pub mod event;
 pub mod inbox;
 pub mod ingest;

@@ -23,7 +23,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use crate::data::Json;
 
 use crate::event::{Event, Lookup, Path};
 
@@ -372,13 +372,8 @@ fn write_value(out: &mut String, value: Lookup<'_>) -> bool {
         Lookup::Int(i) => {
             let _ = write!(out, "{i}");
         }
-        Lookup::Json(Value::Null) => return false,
-        Lookup::Json(Value::String(s)) => out.push_str(s),
-        Lookup::Json(Value::Number(n)) => {
-            let _ = write!(out, "{n}");
-        }
-        Lookup::Json(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
-        Lookup::Json(other) => out.push_str(&other.to_string()),
+        Lookup::Json(Json::Null) => return false,
+        Lookup::Json(other) => out.push_str(&other.to_text()),
     }
     true
 }
@@ -414,7 +409,8 @@ mod tests {
                 "items": [{"sku": "A-1"}],
                 "id": "a/b?c=d",
                 "url": "https://track.example/x?y=1",
-            }),
+            })
+            .into(),
         }
     }
 
@@ -515,7 +511,7 @@ mod props {
                 kind: "a.b".into(),
                 occurred_at: 0,
                 user_id: None,
-                data: json!({"a": {"b": [1, "x", null]}, "x": ""}),
+                data: json!({"a": {"b": [1, "x", null]}, "x": ""}).into(),
             };
             for s in [source.as_str(), mixed.as_str()] {
                 if let Ok(t) = Template::compile(s) {

@@ -79,7 +79,7 @@ fn expiry_counts_from_when_the_shopper_gets_it() {
         kind: "order.shipped".into(),
         occurred_at: now - 100 * DAY,
         user_id: Some("u".into()),
-        data: serde_json::json!({"order_id": "1", "order_number": "#1"}),
+        data: serde_json::json!({"order_id": "1", "order_number": "#1"}).into(),
     };
     let n = rules
         .apply(&late, now)

@@ -180,9 +180,11 @@ pub fn inbox(n: usize) -> Inbox {
             let mut event = event;
             // Unique across chunks.
             event.id = format!("{}-{chunk}", event.id);
-            if let Some(serde_json::Value::String(o)) = event.data.get_mut("order_id") {
+            let mut data = event.data.to_value();
+            if let Some(serde_json::Value::String(o)) = data.get_mut("order_id") {
                 *o = format!("{o}-{chunk}");
             }
+            event.data = data.into();
             for outcome in rules.apply(&event, NOW).outcomes {
                 if let Some(mut note) = outcome.notification {
                     if inbox.len() >= n {

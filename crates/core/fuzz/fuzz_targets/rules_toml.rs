@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
             kind: "order.shipped".into(),
             occurred_at: 1_795_341_600_000,
             user_id: Some("u1".into()),
-            data: serde_json::json!({"order_id": "1001", "order_number": "#1001", "total": 12.5, "items": [{"sku": "a"}]}),
+            data: serde_json::json!({"order_id": "1001", "order_number": "#1001", "total": 12.5, "items": [{"sku": "a"}]}).into(),
         };
         let _ = rules.apply(&event, 1_795_341_600_000);
     }

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             kind: "order.shipped".into(),
             occurred_at: 1_795_341_600_000,
             user_id: Some("u1".into()),
-            data: serde_json::json!({"order_id": "1001", "n": 3, "deep": {"a": [1, {"b": "c"}]}, "zh": "发货"}),
+            data: serde_json::json!({"order_id": "1001", "n": 3, "deep": {"a": [1, {"b": "c"}]}, "zh": "发货"}).into(),
         };
         let _ = t.render(&event);
         let _ = t.render_key(&event);

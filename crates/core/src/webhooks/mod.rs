@@ -521,8 +521,8 @@ impl Data {
         self
     }
     /// The finished `data` object.
-    pub(crate) fn done(self) -> Value {
-        Value::Object(self.0)
+    pub(crate) fn done(self) -> crate::data::Data {
+        crate::data::Data::from(self.0)
     }
 }
 
@@ -763,7 +763,7 @@ pub(crate) mod tests {
     /// `data.<key>` as text.
     pub(crate) fn d(e: &Event, key: &str) -> String {
         e.lookup(&format!("data.{key}"))
-            .map(|l| l.to_text())
+            .map(|l| l.to_text().into_owned())
             .unwrap_or_else(|| panic!("data.{key} missing in {:?}", e.data))
     }
 
