@@ -54,6 +54,9 @@ impl Event {
 /// [`Event::lookup_path`] finds exactly what [`Event::lookup`] finds for the same text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Path {
+    /// FNV-1a of the path's text: two paths of different text almost always differ here,
+    /// so [`Memo`] compares one number before the words.
+    hash: u64,
     root: Root,
     /// The words after the root, with their value as an array index when they are one.
     rest: Vec<(String, Option<usize>)>,
@@ -84,7 +87,10 @@ impl Path {
         let rest = parts
             .map(|p| (p.to_owned(), p.parse::<usize>().ok()))
             .collect();
-        Path { root, rest }
+        let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Path { hash, root, rest }
     }
 }
 
@@ -104,6 +110,50 @@ impl Event {
                 .map(Lookup::Json),
             Root::Unknown => None,
         }
+    }
+}
+
+/// An event's values, each looked up once while one rule renders its
+/// templates: `data.order_id` in the collapse key and the link is found once.
+/// Remembers the first [`Memo::CAPACITY`] distinct paths; later ones are
+/// looked up every time (still correct, only slower).
+pub struct Memo<'e, 'p> {
+    event: &'e Event,
+    seen: [(Option<&'p Path>, Option<Lookup<'e>>); Memo::CAPACITY],
+    len: usize,
+}
+
+impl<'e, 'p> Memo<'e, 'p> {
+    /// How many distinct paths are remembered.
+    pub const CAPACITY: usize = 8;
+
+    /// Nothing looked up yet.
+    pub fn new(event: &'e Event) -> Self {
+        Memo {
+            event,
+            seen: [(None, None); Memo::CAPACITY],
+            len: 0,
+        }
+    }
+
+    /// The event looked into.
+    pub fn event(&self) -> &'e Event {
+        self.event
+    }
+
+    /// [`Event::lookup_path`], remembered.
+    pub fn lookup(&mut self, path: &'p Path) -> Option<Lookup<'e>> {
+        for (p, v) in &self.seen[..self.len] {
+            if p.is_some_and(|p| std::ptr::eq(p, path) || (p.hash == path.hash && *p == *path)) {
+                return *v;
+            }
+        }
+        let v = self.event.lookup_path(path);
+        if let Some(slot) = self.seen.get_mut(self.len) {
+            *slot = (Some(path), v);
+            self.len += 1;
+        }
+        v
     }
 }
 
@@ -166,6 +216,37 @@ mod tests {
         assert!(e.lookup("data.missing").is_none());
         assert!(e.lookup("user_id.x").is_none());
         assert!(e.lookup("nope").is_none());
+    }
+
+    #[test]
+    fn a_memo_answers_what_a_lookup_answers_past_its_capacity() {
+        let e = Event {
+            id: "e1".into(),
+            kind: "order.shipped".into(),
+            occurred_at: 5,
+            user_id: Some("u1".into()),
+            data: json!({"a": 1, "b": "x", "c": null, "d": [1, 2]}).into(),
+        };
+        let texts = [
+            "data.a",
+            "data.b",
+            "data.c",
+            "data.d.1",
+            "id",
+            "type",
+            "user_id",
+            "occurred_at",
+            "data.zz",
+            "data.d.0",
+            "data.a",
+            "data.b",
+        ];
+        let paths: Vec<Path> = texts.iter().map(|t| Path::parse(t)).collect();
+        let again: Vec<Path> = texts.iter().map(|t| Path::parse(t)).collect();
+        let mut memo = Memo::new(&e);
+        for p in paths.iter().chain(&again).chain(&paths) {
+            assert_eq!(memo.lookup(p), e.lookup_path(p), "{p:?}");
+        }
     }
 }
 

@@ -57,7 +57,7 @@ use crate::data::Json;
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
-use crate::event::{Event, Lookup};
+use crate::event::{Event, Lookup, Memo};
 use crate::ingest::is_event_type;
 use crate::notification::{
     notification_id, Category, Localized, Notification, Priority, ReadState,
@@ -789,10 +789,15 @@ fn check_link(link: &str) -> Result<(), &'static str> {
     if link.len() > MAX_LINK {
         return Err("is longer than 2048 bytes");
     }
-    if link
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
-    {
+    // For ASCII text, whitespace and control characters are exactly the bytes up to the
+    // space and DEL; checking bytes skips decoding characters on every notification.
+    let bad = if link.is_ascii() {
+        link.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'\\')
+    } else {
+        link.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    };
+    if bad {
         return Err("must not contain spaces, control characters or backslashes");
     }
     if is_local_path(link) {
@@ -1194,12 +1199,17 @@ impl RuleSet {
             if !rule.when.iter().all(|c| c.holds(event)) {
                 continue;
             }
+            let mut memo = Memo::new(event);
             // An audience that cannot be built means the rule does not apply.
-            let Some(audience) = rule.to.render_key(event).ok().and_then(Audience::from_text)
+            let Some(audience) = rule
+                .to
+                .render_key_memo(&mut memo)
+                .ok()
+                .and_then(Audience::from_text)
             else {
                 continue;
             };
-            match rule.outcome(event, now, audience, &applied.outcomes) {
+            match rule.outcome(&mut memo, now, audience, &applied.outcomes) {
                 Ok(outcome) => applied.outcomes.push(outcome),
                 Err(e) => applied.errors.push(e),
             }
@@ -1209,23 +1219,27 @@ impl RuleSet {
 }
 
 impl Rule {
-    fn outcome(
-        &self,
-        event: &Event,
+    fn outcome<'p>(
+        &'p self,
+        memo: &mut Memo<'_, 'p>,
         now: Millis,
         audience: Audience,
         earlier: &[Outcome],
     ) -> Result<Outcome, RuleError> {
+        let event = memo.event();
         let err = |field: &str, message: String| RuleError::new(&self.name, field, message);
-        let text =
-            |field: &str, t: &Template| t.render(event).map_err(|e| err(field, e.to_string()));
-        let key =
-            |field: &str, t: &Template| t.render_key(event).map_err(|e| err(field, e.to_string()));
+        let text = |memo: &mut Memo<'_, 'p>, field: &str, t: &'p Template| {
+            t.render_memo(memo).map_err(|e| err(field, e.to_string()))
+        };
+        let key = |memo: &mut Memo<'_, 'p>, field: &str, t: &'p Template| {
+            t.render_key_memo(memo)
+                .map_err(|e| err(field, e.to_string()))
+        };
         // A cancel key that cannot be built names nothing to cancel.
         let cancels = self
             .cancels
             .iter()
-            .filter_map(|t| t.render_key(event).ok())
+            .filter_map(|t| t.render_key_memo(memo).ok())
             .collect();
         let Some(m) = &self.message else {
             return Ok(Outcome {
@@ -1239,11 +1253,11 @@ impl Rule {
             });
         };
         let title = Localized {
-            en: text("title.en", &m.title_en)?,
+            en: text(memo, "title.en", &m.title_en)?,
             zh: m
                 .title_zh
                 .as_ref()
-                .map(|t| text("title.zh", t))
+                .map(|t| text(memo, "title.zh", t))
                 .transpose()?
                 .unwrap_or_default(),
         };
@@ -1251,20 +1265,20 @@ impl Rule {
             en: m
                 .body_en
                 .as_ref()
-                .map(|t| text("body.en", t))
+                .map(|t| text(memo, "body.en", t))
                 .transpose()?
                 .unwrap_or_default(),
             zh: m
                 .body_zh
                 .as_ref()
-                .map(|t| text("body.zh", t))
+                .map(|t| text(memo, "body.zh", t))
                 .transpose()?
                 .unwrap_or_default(),
         };
         let link = match &m.link {
             Some(t) => {
                 let url = t
-                    .render_url(event)
+                    .render_url_memo(memo)
                     .map_err(|e| err("link", e.to_string()))?;
                 check_link(&url).map_err(|why| {
                     let shown: String = url.chars().take(80).collect();
@@ -1277,12 +1291,12 @@ impl Rule {
         let collapse_key = m
             .collapse
             .as_ref()
-            .map(|t| key("collapse", t))
+            .map(|t| key(memo, "collapse", t))
             .transpose()?;
         let cancel_key = m
             .cancel_key
             .as_ref()
-            .map(|t| key("cancel_key", t))
+            .map(|t| key(memo, "cancel_key", t))
             .transpose()?;
         let deliver_at = match &m.schedule {
             Schedule::Now => None,
@@ -2102,6 +2116,14 @@ mod props {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn link_check_of_bytes_is_the_check_of_characters(link in "(/|https://)[ -~\t\n\x0b\x0c\r\x00-\x1f\x7fé\u{2003}]{0,12}") {
+            let by_chars = link.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\');
+            prop_assert_eq!(check_link(&link).is_err_and(|e| e.starts_with("must not contain")), by_chars);
+        }
+    }
 
     fn rule_text() -> impl Strategy<Value = String> {
         let key = prop::sample::select(vec![

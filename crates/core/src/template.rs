@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 
 use crate::data::Json;
 
-use crate::event::{Event, Lookup, Path};
+use crate::event::{Event, Lookup, Memo, Path};
 
 /// The first word of every path a template may use, as [`Event::lookup`] knows them.
 pub const ROOTS: [&str; 5] = ["id", "type", "user_id", "occurred_at", "data"];
@@ -281,13 +281,23 @@ impl Template {
 
     /// Renders shopper-facing text (titles, bodies).
     pub fn render(&self, event: &Event) -> Result<String, MissingValue> {
-        self.render_as(event, Mode::Text)
+        self.render_as(&mut Memo::new(event), Mode::Text)
+    }
+
+    /// [`render`](Self::render) with lookups shared between the templates of one rule.
+    pub fn render_memo<'p>(&'p self, memo: &mut Memo<'_, 'p>) -> Result<String, MissingValue> {
+        self.render_as(memo, Mode::Text)
     }
 
     /// Renders a key or address (audience, collapse or cancel key): like
     /// [`render`](Self::render), but an empty value also counts as missing.
     pub fn render_key(&self, event: &Event) -> Result<String, MissingValue> {
-        self.render_as(event, Mode::Key)
+        self.render_as(&mut Memo::new(event), Mode::Key)
+    }
+
+    /// [`render_key`](Self::render_key) with lookups shared between the templates of one rule.
+    pub fn render_key_memo<'p>(&'p self, memo: &mut Memo<'_, 'p>) -> Result<String, MissingValue> {
+        self.render_as(memo, Mode::Key)
     }
 
     /// Renders a link: a placeholder at the very start is inserted as it is
@@ -295,10 +305,19 @@ impl Template {
     /// `/orders/{data.order_id}` stays on the store's own path whatever the id holds.
     /// The caller still checks the result (scheme, host).
     pub fn render_url(&self, event: &Event) -> Result<String, MissingValue> {
-        self.render_as(event, Mode::Url)
+        self.render_as(&mut Memo::new(event), Mode::Url)
     }
 
-    fn render_as(&self, event: &Event, mode: Mode) -> Result<String, MissingValue> {
+    /// [`render_url`](Self::render_url) with lookups shared between the templates of one rule.
+    pub fn render_url_memo<'p>(&'p self, memo: &mut Memo<'_, 'p>) -> Result<String, MissingValue> {
+        self.render_as(memo, Mode::Url)
+    }
+
+    fn render_as<'p>(
+        &'p self,
+        memo: &mut Memo<'_, 'p>,
+        mode: Mode,
+    ) -> Result<String, MissingValue> {
         let mut out = String::with_capacity(self.capacity);
         for (index, segment) in self.segments.iter().enumerate() {
             match segment {
@@ -308,13 +327,11 @@ impl Template {
                     parsed,
                     fallback,
                 } => {
-                    let written = match event.lookup_path(parsed) {
+                    let written = match memo.lookup(parsed) {
+                        Some(Lookup::Json(Json::Null)) => false,
                         Some(value) if mode == Mode::Url && index > 0 => {
-                            let mut raw = String::new();
-                            write_value(&mut raw, value) && {
-                                percent_encode(&mut out, &raw);
-                                true
-                            }
+                            percent_encode(&mut out, &value.to_text());
+                            true
                         }
                         Some(value) => {
                             let before = out.len();
