@@ -112,7 +112,8 @@ impl InboxLog {
         }
     }
 
-    /// Rebuilds a log from persisted rows.
+    /// Rebuilds a log from persisted rows. The head is at least the newest item's seq,
+    /// so a meta row older than the items cannot hand out a seq twice.
     pub fn restore(
         config: LogConfig,
         meta: LogMeta,
@@ -125,6 +126,11 @@ impl InboxLog {
         for n in items {
             log.by_id.insert(n.id.clone(), n.seq);
             log.items.insert(n.seq, n);
+        }
+        // The head is at least the newest stored item, so a shell may leave the meta
+        // unwritten on a plain append (the row itself records the new head).
+        if let Some(&newest) = log.items.keys().next_back() {
+            log.meta.head = log.meta.head.max(newest);
         }
         let mut changes: Vec<Change> = changes.into_iter().collect();
         changes.sort_by_key(|c| c.version);
@@ -500,6 +506,19 @@ mod tests {
         assert_eq!(back.head(), 4);
         assert_eq!(back.replay(1, 10), Replay::Reset { oldest: 3 });
         assert_eq!(back.get("n3").unwrap().state, ReadState::Read);
+    }
+
+    #[test]
+    fn restore_takes_the_head_from_the_newest_row_when_the_meta_is_behind() {
+        let mut log = InboxLog::new(LogConfig::default());
+        let stale = log.meta();
+        for i in 0..3 {
+            log.append(note(&format!("n{i}"), None), 0);
+        }
+        // The shell wrote the rows but not the meta (plain appends).
+        let mut back = InboxLog::restore(LogConfig::default(), stale, log.items().cloned(), [], []);
+        assert_eq!(back.head(), 3);
+        assert_eq!(back.append(note("n3", None), 0).notification.seq, 4);
     }
 }
 

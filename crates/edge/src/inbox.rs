@@ -251,7 +251,7 @@ impl Inbox {
     }
 
     async fn deliver(&self, mut req: Request) -> Result<Response> {
-        let request: DeliverRequest = match req.json().await {
+        let request: DeliverRequest = match crate::http::request_json(&mut req).await {
             Ok(r) => r,
             Err(e) => return error(400, "bad_request", &e.to_string()),
         };

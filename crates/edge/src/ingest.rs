@@ -19,7 +19,6 @@ use crate::config::{self, names};
 use crate::http::{error, json};
 use crate::inbox::{DeliverRequest, DeliverResponse, Delivery};
 use crate::now_ms;
-use crate::router::inbox_stub;
 use crate::stats::{self, Report};
 use tidings_core::time::Millis;
 
@@ -327,18 +326,12 @@ fn plan_event(
 
 /// Sends one user's deliveries to their Inbox.
 pub async fn deliver(env: &Env, request: &DeliverRequest) -> Result<DeliverResponse> {
-    let stub = inbox_stub(env, &request.user)?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post)
-        .with_body(Some(serde_json::to_string(request)?.into()));
-    let req = Request::new_with_init("https://inbox/deliver", &init)?;
-    let mut resp = stub.fetch_with_request(req).await?;
-    if resp.status_code() != 200 {
-        return Err(worker::Error::RustError(format!(
-            "inbox answered {}: {}",
-            resp.status_code(),
-            resp.text().await.unwrap_or_default()
-        )));
-    }
-    resp.json().await
+    crate::object_call::post_json(
+        env,
+        crate::router::INBOX_BINDING,
+        &request.user,
+        "https://inbox/deliver",
+        request,
+    )
+    .await
 }

@@ -12,6 +12,7 @@
 //! - [`http`]: JSON responses, errors and CORS.
 //! - [`ingest`]: `POST /v1/events`: verify → decode → rules → inboxes → verdicts.
 //! - [`inbox`]: the per-user Inbox Durable Object.
+//! - [`object_call`]: POSTs to Durable Objects over the plain JavaScript `fetch`.
 //! - [`store`]: the Inbox's SQLite tables, read into and written from core's log.
 //! - [`stats`]: live statistics (`/v1/stats`, `/metrics`) in a Stats Durable Object.
 //! - [`topics`]: the Topic Durable Object (watchers, segments) and fan-out.
@@ -27,6 +28,7 @@ pub mod http;
 #[allow(missing_docs)]
 pub mod inbox;
 pub mod ingest;
+pub mod object_call;
 pub mod router;
 pub mod store;
 // `#[durable_object]` generates undocumented glue methods.

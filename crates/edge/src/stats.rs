@@ -149,15 +149,15 @@ pub async fn report(env: &Env, report: Report) {
         return;
     }
     let send = async {
-        let stub = env.durable_object(STATS_BINDING)?.get_by_name("global")?;
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post)
-            .with_body(Some(serde_json::to_string(&report)?.into()));
-        stub.fetch_with_request(Request::new_with_init("https://stats/report", &init)?)
-            .await
+        let body = serde_json::to_string(&report)?;
+        crate::object_call::post(env, STATS_BINDING, "global", "https://stats/report", &body).await
     };
-    if let Err(e) = send.await {
-        worker::console_error!("stats report failed: {e}");
+    match send.await {
+        Ok(answer) if answer.status != 200 => {
+            worker::console_error!("stats report refused ({}): {}", answer.status, answer.text)
+        }
+        Ok(_) => {}
+        Err(e) => worker::console_error!("stats report failed: {e}"),
     }
 }
 
@@ -446,7 +446,7 @@ impl DurableObject for Stats {
         let now = now_ms();
         match req.path().as_str() {
             "/report" => {
-                let report: Report = req.json().await?;
+                let report: Report = crate::http::request_json(&mut req).await?;
                 // After the body is read, so a report never lands in a second already ticked.
                 let now = now_ms();
                 self.record(report, now);

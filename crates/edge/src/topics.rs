@@ -59,21 +59,14 @@ pub async fn set_member(env: &Env, topic: &str, user: &str, member: bool) -> Res
 
 /// Fans deliveries out to every member of `topic`.
 pub async fn fanout(env: &Env, topic: &str, deliveries: Vec<Delivery>) -> Result<FanoutResponse> {
-    let stub = env.durable_object(TOPIC_BINDING)?.get_by_name(topic)?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post).with_body(Some(
-        serde_json::to_string(&FanoutRequest { deliveries })?.into(),
-    ));
-    let mut resp = stub
-        .fetch_with_request(Request::new_with_init("https://topic/fanout", &init)?)
-        .await?;
-    if resp.status_code() != 200 {
-        return Err(worker::Error::RustError(format!(
-            "topic answered {}",
-            resp.status_code()
-        )));
-    }
-    resp.json().await
+    crate::object_call::post_json(
+        env,
+        TOPIC_BINDING,
+        topic,
+        "https://topic/fanout",
+        &FanoutRequest { deliveries },
+    )
+    .await
 }
 
 /// One topic or segment.
@@ -105,7 +98,7 @@ impl Topic {
     }
 
     async fn fanout(&self, mut req: Request) -> Result<Response> {
-        let request: FanoutRequest = req.json().await?;
+        let request: FanoutRequest = crate::http::request_json(&mut req).await?;
         let sql = self.state.storage().sql();
         let now = now_ms();
         let mut fresh = Vec::with_capacity(request.deliveries.len());

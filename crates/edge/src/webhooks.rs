@@ -132,16 +132,14 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
         delivery_id: wh.delivery_id.map(str::to_owned),
         body: text,
     };
-    let stub = env
-        .durable_object(MEMORY_BINDING)?
-        .get_by_name(platform.name())?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post)
-        .with_body(Some(serde_json::to_string(&request)?.into()));
-    let mut resp = stub
-        .fetch_with_request(Request::new_with_init("https://memory/decode", &init)?)
-        .await?;
-    let decoded: DecodeResponse = resp.json().await?;
+    let decoded: DecodeResponse = crate::object_call::post_json(
+        env,
+        MEMORY_BINDING,
+        platform.name(),
+        "https://memory/decode",
+        &request,
+    )
+    .await?;
     if let Some(e) = decoded.error {
         let mut report = Report::default();
         report.reject(
@@ -211,7 +209,7 @@ impl DurableObject for PlatformMemory {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let request: DecodeRequest = req.json().await?;
+        let request: DecodeRequest = crate::http::request_json(&mut req).await?;
         let Some(platform) = Platform::parse(&request.platform) else {
             return error(400, "bad_platform", "unknown platform");
         };
