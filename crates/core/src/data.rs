@@ -315,7 +315,8 @@ impl<'a> Json<'a> {
     /// The number, or a string holding one (platforms send prices like `"19.99"`).
     pub fn as_f64(&self) -> Option<f64> {
         match self {
-            Json::Number(n) => n.parse().ok(),
+            // As `serde_json` reads it, so a condition sees the value a `Value` would hold.
+            Json::Number(n) => serde_json::from_str::<serde_json::Number>(n).ok()?.as_f64(),
             Json::String(s) => s.text().trim().parse().ok(),
             _ => None,
         }
@@ -502,7 +503,173 @@ fn for_each_member_span(text: &str, mut f: impl FnMut((u32, u32), bool, (u32, u3
     }
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+/// [`Data`] from the text of an object already read by [`strict_object`].
+pub(crate) fn from_strict_object(text: &str, members: Vec<StrictMember>) -> Data {
+    Data {
+        raw: text.into(),
+        members: members.into_iter().map(|m| m.0).collect(),
+    }
+}
+
+/// A member found by [`strict_object`], as byte ranges of the object's own text.
+pub(crate) struct StrictMember(Member);
+
+/// Deepest nesting [`strict_object`] reads; deeper text is left to `serde_json`.
+const STRICT_DEPTH: u32 = 32;
+
+/// Reads the object starting at `text[start]` as strict JSON, noting where
+/// its top-level members are. `Some(end)` only for text `serde_json` accepts
+/// as well (the caller's fallback); it refuses — `None` — anything it is
+/// unsure about: `\u` escapes, nesting deeper than 32, and of course every
+/// syntax error. Property-tested against `serde_json`.
+pub(crate) fn strict_object(text: &str, start: usize) -> Option<(usize, Vec<StrictMember>)> {
+    let b = text.as_bytes();
+    if b.get(start) != Some(&b'{') || text.len() > u32::MAX as usize {
+        return None;
+    }
+    let mut members = Vec::with_capacity(8);
+    let rel = |i: usize| (i - start) as u32;
+    let mut i = skip_ws(b, start + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some((i + 1, members));
+    }
+    loop {
+        let (key_end, escaped) = strict_string_end(b, i)?;
+        let key = (rel(i + 1), rel(key_end - 1));
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let value_start = skip_ws(b, i + 1);
+        let (value_end, value_escaped) = match b.get(value_start) {
+            Some(b'"') => strict_string_end(b, value_start)?,
+            _ => (strict_value_end(b, value_start, 1)?, false),
+        };
+        members.push(StrictMember(Member {
+            key,
+            value: (rel(value_start), rel(value_end)),
+            escaped,
+            value_escaped,
+        }));
+        i = skip_ws(b, value_end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Some((i + 1, members)),
+            _ => return None,
+        }
+    }
+}
+
+/// The index after the strict JSON value at `b[i]` (see [`strict_object`]).
+fn strict_value_end(b: &[u8], i: usize, depth: u32) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => strict_string_end(b, i).map(|(end, _)| end),
+        b'{' | b'[' if depth >= STRICT_DEPTH => None,
+        b'{' => {
+            let mut j = skip_ws(b, i + 1);
+            if b.get(j) == Some(&b'}') {
+                return Some(j + 1);
+            }
+            loop {
+                j = strict_string_end(b, j)?.0;
+                j = skip_ws(b, j);
+                if b.get(j) != Some(&b':') {
+                    return None;
+                }
+                j = strict_value_end(b, skip_ws(b, j + 1), depth + 1)?;
+                j = skip_ws(b, j);
+                match b.get(j)? {
+                    b',' => j = skip_ws(b, j + 1),
+                    b'}' => return Some(j + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b'[' => {
+            let mut j = skip_ws(b, i + 1);
+            if b.get(j) == Some(&b']') {
+                return Some(j + 1);
+            }
+            loop {
+                j = skip_ws(b, strict_value_end(b, j, depth + 1)?);
+                match b.get(j)? {
+                    b',' => j = skip_ws(b, j + 1),
+                    b']' => return Some(j + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b't' => literal(b, i, b"true"),
+        b'f' => literal(b, i, b"false"),
+        b'n' => literal(b, i, b"null"),
+        _ => strict_number_end(b, i),
+    }
+}
+
+fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
+    (b.get(i..i + word.len())? == word).then_some(i + word.len())
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?` starting at `b[i]`.
+fn strict_number_end(b: &[u8], i: usize) -> Option<usize> {
+    let digits = |mut j: usize| {
+        let from = j;
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        (j > from).then_some(j)
+    };
+    let mut j = i;
+    if b.get(j) == Some(&b'-') {
+        j += 1;
+    }
+    j = match b.get(j)? {
+        b'0' => j + 1,
+        b'1'..=b'9' => digits(j)?,
+        _ => return None,
+    };
+    if b.get(j) == Some(&b'.') {
+        j = digits(j + 1)?;
+    }
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        j += 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        j = digits(j)?;
+    }
+    Some(j)
+}
+
+/// `b[i]` should open a string: the index after its closing quote and
+/// whether it has escapes; `None` for a control character, a bad escape or a
+/// `\u` escape (left to `serde_json`).
+pub(crate) fn strict_string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut j = i + 1;
+    let mut escaped = false;
+    loop {
+        match *b.get(j)? {
+            b'"' => return Some((j + 1, escaped)),
+            b'\\' => {
+                if !matches!(
+                    b.get(j + 1)?,
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't'
+                ) {
+                    return None;
+                }
+                escaped = true;
+                j += 2;
+            }
+            0x00..=0x1f => return None,
+            _ => j += 1,
+        }
+    }
+}
+
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
         i += 1;
     }
@@ -620,6 +787,7 @@ mod tests {
 mod props {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::value::RawValue;
 
     fn json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
@@ -681,6 +849,33 @@ mod props {
                 });
             }
             prop_assert_eq!(d.to_value(), v);
+        }
+
+        #[test]
+        fn the_strict_reader_accepts_only_json_and_indexes_it_alike(
+            v in json(), pretty in any::<bool>(), cut in any::<usize>(), junk in r#"[ ,:{}\[\]"\\0-9a-z.eE+-]{0,3}"#,
+        ) {
+            let mut text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+            let touched = cut % 3 == 0;
+            if touched {
+                let at = cut % (text.len() + 1);
+                if text.is_char_boundary(at) {
+                    text.insert_str(at, &junk);
+                }
+            }
+            match strict_object(&text, 0) {
+                Some((end, members)) => {
+                    let object = &text[..end];
+                    prop_assert!(serde_json::from_str::<&RawValue>(object).is_ok(), "{}", object);
+                    let strict: Vec<Member> = members.into_iter().map(|m| m.0).collect();
+                    prop_assert_eq!(strict, index_members(object));
+                }
+                // serde_json's own objects are refused only for what the reader leaves alone.
+                None if !touched && v.is_object() => {
+                    prop_assert!(text.contains("\\u"), "{}", text);
+                }
+                None => {}
+            }
         }
 
         #[test]

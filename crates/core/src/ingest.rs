@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::data::Data;
+use crate::data::{self, Data};
 use crate::event::Event;
 use crate::time::parse_rfc3339;
 
@@ -195,6 +195,14 @@ fn decode_valid(raw: &str, limits: &Limits) -> Option<Event> {
     if raw.len() > limits.max_event_bytes {
         return None;
     }
+    if let Some((event, len)) = scan_valid(raw, limits) {
+        if raw[len..]
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .is_empty()
+        {
+            return Some(event);
+        }
+    }
     serde_json::from_str::<Valid<'_>>(raw)
         .ok()?
         .into_event(limits)
@@ -227,19 +235,23 @@ fn decode_batch_one_pass(body: &str, limits: &Limits) -> Option<Vec<Item>> {
             return None;
         }
         let mut typed = serde_json::Deserializer::from_str(rest).into_iter::<Valid<'_>>();
-        let (event, len) = match typed.next() {
-            Some(Ok(v)) => {
-                let len = typed.byte_offset();
-                let event = (len <= limits.max_event_bytes)
-                    .then(|| v.into_event(limits))
-                    .flatten();
-                (event, len)
-            }
-            _ => {
-                let mut raw = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
-                raw.next()?.ok()?;
-                (None, raw.byte_offset())
-            }
+        let scanned = scan_valid(rest, limits);
+        let (event, len) = match scanned {
+            Some((event, len)) => (Some(event), len),
+            None => match typed.next() {
+                Some(Ok(v)) => {
+                    let len = typed.byte_offset();
+                    let event = (len <= limits.max_event_bytes)
+                        .then(|| v.into_event(limits))
+                        .flatten();
+                    (event, len)
+                }
+                _ => {
+                    let mut raw = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+                    raw.next()?.ok()?;
+                    (None, raw.byte_offset())
+                }
+            },
         };
         items.push(match event {
             Some(event) => Ok(event),
@@ -251,6 +263,112 @@ fn decode_batch_one_pass(body: &str, limits: &Limits) -> Option<Vec<Item>> {
             None => return ends_batch(rest.strip_prefix(']')?).then_some(items),
         }
     }
+}
+
+/// The hand-read fast path for an event written the plain way: exactly the
+/// fields `id`, `type`, `occurred_at`, `user_id` and `data` (each at most once,
+/// strings without escapes, `occurred_at` an RFC 3339 string or whole seconds,
+/// `data` strict JSON read by [`data::strict_object`] while its members are
+/// indexed). Returns the event and how many bytes of `text` it spans, or
+/// `None` for anything else, which the serde paths then decide; where it
+/// answers, it answers as they do (property-tested).
+fn scan_valid(text: &str, limits: &Limits) -> Option<(Event, usize)> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let plain = |i: usize| -> Option<(&str, usize)> {
+        let (end, escaped) = data::strict_string_end(b, i)?;
+        (!escaped)
+            .then(|| text.get(i + 1..end - 1))
+            .flatten()
+            .map(|s| (s, end))
+    };
+    let (mut id, mut kind, mut at, mut user, mut payload) = (None, None, None, None, None);
+    let mut i = data::skip_ws(b, 1);
+    loop {
+        let (key, key_end) = plain(i)?;
+        i = data::skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = data::skip_ws(b, i + 1);
+        let null = b.get(i..i + 4) == Some(b"null");
+        i = match key {
+            "id" if id.is_none() => plain(i).map(|(s, end)| (id = Some(s), end).1)?,
+            "type" if kind.is_none() => plain(i).map(|(s, end)| (kind = Some(s), end).1)?,
+            "occurred_at" if at.is_none() => {
+                if b.get(i) == Some(&b'"') {
+                    let (s, end) = plain(i)?;
+                    at = Some(Stamp::Text(s));
+                    end
+                } else {
+                    let start = i;
+                    let mut end = i + usize::from(b.get(i) == Some(&b'-'));
+                    while b.get(end).is_some_and(u8::is_ascii_digit) {
+                        end += 1;
+                    }
+                    let digits = text.get(start..end)?;
+                    // JSON integers have no leading zero; anything else is the serde path's.
+                    let lead = digits.trim_start_matches('-');
+                    if lead.is_empty() || (lead.len() > 1 && lead.starts_with('0')) {
+                        return None;
+                    }
+                    if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+                        return None;
+                    }
+                    at = Some(Stamp::Seconds(digits.parse().ok()?));
+                    end
+                }
+            }
+            "user_id" if user.is_none() && null => (user = Some(None), i + 4).1,
+            "user_id" if user.is_none() => {
+                plain(i).map(|(s, end)| (user = Some(Some(s)), end).1)?
+            }
+            "data" if payload.is_none() && null => (payload = Some(None), i + 4).1,
+            "data" if payload.is_none() => {
+                let (end, members) = data::strict_object(text, i)?;
+                payload = Some(Some((text.get(i..end)?, members)));
+                end
+            }
+            _ => return None,
+        };
+        i = data::skip_ws(b, i);
+        match b.get(i) {
+            Some(b',') => i = data::skip_ws(b, i + 1),
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    let len = i + 1;
+    let (id, kind) = (id?, kind?);
+    let user_id = user.flatten();
+    let occurred_at = match at? {
+        Stamp::Text(s) => parse_rfc3339(s).ok()?,
+        Stamp::Seconds(s) => s.checked_mul(1000)?,
+    };
+    let ok = len <= limits.max_event_bytes
+        && !id.is_empty()
+        && id.chars().count() <= limits.max_id_chars
+        && is_event_type(kind)
+        && user_id.is_none_or(|u| !u.is_empty() && u.len() <= 256);
+    if !ok {
+        return None;
+    }
+    let data = match payload.flatten() {
+        Some((text, members)) => data::from_strict_object(text, members),
+        None => Data::default(),
+    };
+    Some((
+        Event {
+            id: id.to_owned(),
+            kind: kind.to_owned(),
+            occurred_at,
+            user_id: user_id.map(str::to_owned),
+            data,
+        },
+        len,
+    ))
 }
 
 /// A well-formed event's fields as written; [`Valid::into_event`] checks them.
@@ -680,6 +798,115 @@ mod props {
                     _ => format!("{{\"events\":[{list}"),
                 }
             })
+    }
+
+    /// Event texts near the plain shape: fields in any order, odd spacing,
+    /// escapes, numbers of every form, nested data, duplicates, strays, cuts.
+    fn event_text() -> impl Strategy<Value = String> {
+        let ws = prop::sample::select(vec!["", " ", "\n", "\t "]);
+        let id = prop::sample::select(vec![
+            r#""e1""#,
+            r#""e\"1""#,
+            r#""""#,
+            r#""é发""#,
+            "7",
+            "null",
+        ]);
+        let kind =
+            prop::sample::select(vec![r#""order.paid""#, r#""Order""#, r#""a.b\u0063""#, "1"]);
+        let at = prop::sample::select(vec![
+            "1700000000",
+            "-5",
+            "0",
+            "01",
+            "-0",
+            "1.5",
+            "1e3",
+            "99999999999999999999",
+            r#""2026-01-01T00:00:00Z""#,
+            r#""2026-13-01T00:00:00Z""#,
+            r#""x""#,
+            "null",
+            "true",
+        ]);
+        let user = prop::sample::select(vec![r#""u1""#, r#""""#, "null", "3", r#""u\n""#]);
+        let data = prop::sample::select(vec![
+            "{}",
+            r#"{"a":1}"#,
+            r#"{ "a" : [1, 2.5e-3, {"b": null}], "c": "x\ty" }"#,
+            r#"{"a":"\u0041"}"#,
+            "[1]",
+            "null",
+            r#""s""#,
+            r#"{"a":01}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":"x"#,
+            r#"{"a":-}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.5}"#,
+            r#"{"a":"\q"}"#,
+            r#"{"a":[[[[]]]],"a":2}"#,
+            "{\"k\":\"\u{1}\"}",
+        ]);
+        let field = prop_oneof![
+            id.prop_map(|v| format!(r#""id":{v}"#)),
+            kind.prop_map(|v| format!(r#""type":{v}"#)),
+            at.prop_map(|v| format!(r#""occurred_at":{v}"#)),
+            user.prop_map(|v| format!(r#""user_id":{v}"#)),
+            data.prop_map(|v| format!(r#""data":{v}"#)),
+            Just(r#""extra":1"#.to_owned()),
+        ];
+        (
+            prop::collection::vec((field, ws.clone()), 0..7),
+            ws,
+            0..4usize,
+            any::<usize>(),
+        )
+            .prop_map(|(fields, w, tail, cut)| {
+                let body: Vec<String> = fields.iter().map(|(f, w)| format!("{w}{f}{w}")).collect();
+                let text = format!("{{{}}}{w}", body.join(","));
+                match tail {
+                    0 => {
+                        let at = cut % (text.len() + 1);
+                        let at = (0..=at)
+                            .rev()
+                            .find(|&i| text.is_char_boundary(i))
+                            .unwrap_or(0);
+                        text[..at].to_owned()
+                    }
+                    1 => format!("{text},"),
+                    _ => text,
+                }
+            })
+    }
+
+    /// A plain event with every field, in the usual order.
+    fn plain_event() -> impl Strategy<Value = String> {
+        ("[a-z0-9-]{1,8}", prop::sample::select(vec!["order.paid", "order.shipped"]), 0..2_000_000_000i64, "[a-z0-9]{1,6}")
+            .prop_map(|(id, kind, at, user)| {
+                format!(r#"{{"id":"{id}","type":"{kind}","occurred_at":{at},"user_id":"{user}","data":{{"order_id":"{id}","n":[1,{{"x":2.5}}]}}}}"#)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn the_hand_read_event_is_the_serde_event(text in prop_oneof![event_text(), plain_event()]) {
+            let limits = Limits::default();
+            if let Some((event, len)) = scan_valid(&text, &limits) {
+                let mut typed = serde_json::Deserializer::from_str(&text).into_iter::<Valid<'_>>();
+                let serde = typed.next().and_then(Result::ok).and_then(|v| v.into_event(&limits));
+                prop_assert_eq!(Some(&event), serde.as_ref(), "{}", text);
+                prop_assert_eq!(len, typed.byte_offset(), "{}", text);
+                let serde = serde.unwrap();
+                prop_assert_eq!(event.data.as_str(), serde.data.as_str());
+            }
+        }
+
+        #[test]
+        fn plain_events_take_the_hand_read_path(text in plain_event()) {
+            prop_assert!(scan_valid(&text, &Limits::default()).is_some(), "{}", text);
+        }
     }
 
     proptest! {
