@@ -295,8 +295,16 @@ fn scan_valid(text: &str, limits: &Limits) -> Option<(Event, usize)> {
         i = data::skip_ws(b, i + 1);
         let null = b.get(i..i + 4) == Some(b"null");
         i = match key {
-            "id" if id.is_none() => plain(i).map(|(s, end)| (id = Some(s), end).1)?,
-            "type" if kind.is_none() => plain(i).map(|(s, end)| (kind = Some(s), end).1)?,
+            "id" if id.is_none() => {
+                let (s, end) = plain(i)?;
+                id = Some(s);
+                end
+            }
+            "type" if kind.is_none() => {
+                let (s, end) = plain(i)?;
+                kind = Some(s);
+                end
+            }
             "occurred_at" if at.is_none() => {
                 if b.get(i) == Some(&b'"') {
                     let (s, end) = plain(i)?;
@@ -309,9 +317,13 @@ fn scan_valid(text: &str, limits: &Limits) -> Option<(Event, usize)> {
                         end += 1;
                     }
                     let digits = text.get(start..end)?;
-                    // JSON integers have no leading zero; anything else is the serde path's.
+                    // JSON integers have no leading zero, and serde_json reads `-0` as a
+                    // float; anything else is the serde path's.
                     let lead = digits.trim_start_matches('-');
-                    if lead.is_empty() || (lead.len() > 1 && lead.starts_with('0')) {
+                    if lead.is_empty()
+                        || (lead.len() > 1 && lead.starts_with('0'))
+                        || digits == "-0"
+                    {
                         return None;
                     }
                     if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
@@ -321,11 +333,19 @@ fn scan_valid(text: &str, limits: &Limits) -> Option<(Event, usize)> {
                     end
                 }
             }
-            "user_id" if user.is_none() && null => (user = Some(None), i + 4).1,
-            "user_id" if user.is_none() => {
-                plain(i).map(|(s, end)| (user = Some(Some(s)), end).1)?
+            "user_id" if user.is_none() && null => {
+                user = Some(None);
+                i + 4
             }
-            "data" if payload.is_none() && null => (payload = Some(None), i + 4).1,
+            "user_id" if user.is_none() => {
+                let (s, end) = plain(i)?;
+                user = Some(Some(s));
+                end
+            }
+            "data" if payload.is_none() && null => {
+                payload = Some(None);
+                i + 4
+            }
             "data" if payload.is_none() => {
                 let (end, members) = data::strict_object(text, i)?;
                 payload = Some(Some((text.get(i..end)?, members)));
@@ -349,7 +369,7 @@ fn scan_valid(text: &str, limits: &Limits) -> Option<(Event, usize)> {
     };
     let ok = len <= limits.max_event_bytes
         && !id.is_empty()
-        && id.chars().count() <= limits.max_id_chars
+        && (id.len() <= limits.max_id_chars || id.chars().count() <= limits.max_id_chars)
         && is_event_type(kind)
         && user_id.is_none_or(|u| !u.is_empty() && u.len() <= 256);
     if !ok {
@@ -652,6 +672,16 @@ mod tests {
 
     fn decode(body: &str) -> Result<Vec<Item>, BatchError> {
         decode_batch(body.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn minus_zero_seconds_is_not_a_whole_number_of_seconds() {
+        // serde_json reads `-0` as a float; the hand-read path must not accept it as 0.
+        let items =
+            decode(r#"{"events":[{"id":"e1","type":"order.paid","occurred_at":-0}]}"#).unwrap();
+        let (_, rejection) = items[0].clone().unwrap_err();
+        assert_eq!(rejection.code, "bad_timestamp");
+        assert_eq!(rejection.path, "events[0].occurred_at");
     }
 
     #[test]
