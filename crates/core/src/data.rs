@@ -523,38 +523,60 @@ const STRICT_DEPTH: u32 = 32;
 /// unsure about: `\u` escapes, nesting deeper than 32, and of course every
 /// syntax error. Property-tested against `serde_json`.
 pub(crate) fn strict_object(text: &str, start: usize) -> Option<(usize, Vec<StrictMember>)> {
-    let b = text.as_bytes();
-    if b.get(start) != Some(&b'{') || text.len() > u32::MAX as usize {
+    if text.len() > u32::MAX as usize {
         return None;
     }
     let mut members = Vec::with_capacity(8);
     let rel = |i: usize| (i - start) as u32;
-    let mut i = skip_ws(b, start + 1);
-    if b.get(i) == Some(&b'}') {
-        return Some((i + 1, members));
+    let end = strict_members(
+        text.as_bytes(),
+        start,
+        1,
+        &mut |key, escaped, value, value_escaped| {
+            members.push(StrictMember(Member {
+                key: (rel(key.0), rel(key.1)),
+                value: (rel(value.0), rel(value.1)),
+                escaped,
+                value_escaped,
+            }))
+        },
+    )?;
+    Some((end, members))
+}
+
+/// The strict object at `b[i]`: calls `on_member(key span, key escaped, value span, value
+/// is an escaped string)` for each member (spans are byte ranges of `b`, the key's between
+/// its quotes) and returns the index after the closing brace.
+fn strict_members(
+    b: &[u8],
+    i: usize,
+    depth: u32,
+    on_member: &mut impl FnMut((usize, usize), bool, (usize, usize), bool),
+) -> Option<usize> {
+    if b.get(i) != Some(&b'{') || depth > STRICT_DEPTH {
+        return None;
+    }
+    let mut j = skip_ws(b, i + 1);
+    if b.get(j) == Some(&b'}') {
+        return Some(j + 1);
     }
     loop {
-        let (key_end, escaped) = strict_string_end(b, i)?;
-        let key = (rel(i + 1), rel(key_end - 1));
-        i = skip_ws(b, key_end);
-        if b.get(i) != Some(&b':') {
+        let (key_end, escaped) = strict_string_end(b, j)?;
+        let key = (j + 1, key_end - 1);
+        j = skip_ws(b, key_end);
+        if b.get(j) != Some(&b':') {
             return None;
         }
-        let value_start = skip_ws(b, i + 1);
+        let value_start = skip_ws(b, j + 1);
         let (value_end, value_escaped) = match b.get(value_start) {
             Some(b'"') => strict_string_end(b, value_start)?,
-            _ => (strict_value_end(b, value_start, 1)?, false),
+            _ => (strict_value_end(b, value_start, depth)?, false),
         };
-        members.push(StrictMember(Member {
-            key,
-            value: (rel(value_start), rel(value_end)),
-            escaped,
-            value_escaped,
-        }));
-        i = skip_ws(b, value_end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Some((i + 1, members)),
+        on_member(key, escaped, (value_start, value_end), value_escaped);
+        j = skip_ws(b, value_end);
+        match b.get(j)? {
+            b',' => j = skip_ws(b, j + 1),
+            b'}' => return Some(j + 1),
             _ => return None,
         }
     }
@@ -565,26 +587,7 @@ fn strict_value_end(b: &[u8], i: usize, depth: u32) -> Option<usize> {
     match *b.get(i)? {
         b'"' => strict_string_end(b, i).map(|(end, _)| end),
         b'{' | b'[' if depth >= STRICT_DEPTH => None,
-        b'{' => {
-            let mut j = skip_ws(b, i + 1);
-            if b.get(j) == Some(&b'}') {
-                return Some(j + 1);
-            }
-            loop {
-                j = strict_string_end(b, j)?.0;
-                j = skip_ws(b, j);
-                if b.get(j) != Some(&b':') {
-                    return None;
-                }
-                j = strict_value_end(b, skip_ws(b, j + 1), depth + 1)?;
-                j = skip_ws(b, j);
-                match b.get(j)? {
-                    b',' => j = skip_ws(b, j + 1),
-                    b'}' => return Some(j + 1),
-                    _ => return None,
-                }
-            }
-        }
+        b'{' => strict_members(b, i, depth + 1, &mut |_, _, _, _| {}),
         b'[' => {
             let mut j = skip_ws(b, i + 1);
             if b.get(j) == Some(&b']') {
@@ -611,7 +614,7 @@ fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
 }
 
 /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?` starting at `b[i]`.
-fn strict_number_end(b: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn strict_number_end(b: &[u8], i: usize) -> Option<usize> {
     let digits = |mut j: usize| {
         let from = j;
         while b.get(j).is_some_and(u8::is_ascii_digit) {

@@ -199,16 +199,21 @@ mod tests {
     use crate::testing::test;
     use serde_json::json;
 
-    #[test]
-    fn looks_up_dotted_paths() {
-        let e = Event {
+    /// An `order.shipped` event `e1` for `u1` at 5 ms with `data`.
+    fn event(data: serde_json::Value) -> Event {
+        Event {
             id: "e1".into(),
             kind: "order.shipped".into(),
             occurred_at: 5,
             user_id: Some("u1".into()),
-            data: json!({"order": {"number": 1001, "items": [{"sku": "A"}]}, "price": "19.50"})
-                .into(),
-        };
+            data: data.into(),
+        }
+    }
+
+    #[test]
+    fn looks_up_dotted_paths() {
+        let e =
+            event(json!({"order": {"number": 1001, "items": [{"sku": "A"}]}, "price": "19.50"}));
         assert_eq!(e.lookup("type").unwrap().to_text(), "order.shipped");
         assert_eq!(e.lookup("data.order.number").unwrap().to_text(), "1001");
         assert_eq!(e.lookup("data.order.items.0.sku").unwrap().to_text(), "A");
@@ -220,13 +225,7 @@ mod tests {
 
     #[test]
     fn a_memo_answers_what_a_lookup_answers_past_its_capacity() {
-        let e = Event {
-            id: "e1".into(),
-            kind: "order.shipped".into(),
-            occurred_at: 5,
-            user_id: Some("u1".into()),
-            data: json!({"a": 1, "b": "x", "c": null, "d": [1, 2]}).into(),
-        };
+        let e = event(json!({"a": 1, "b": "x", "c": null, "d": [1, 2]}));
         let texts = [
             "data.a",
             "data.b",

@@ -311,22 +311,11 @@ fn scan_valid(text: &str, limits: &Limits) -> Option<(Event, usize)> {
                     at = Some(Stamp::Text(s));
                     end
                 } else {
-                    let start = i;
-                    let mut end = i + usize::from(b.get(i) == Some(&b'-'));
-                    while b.get(end).is_some_and(u8::is_ascii_digit) {
-                        end += 1;
-                    }
-                    let digits = text.get(start..end)?;
-                    // JSON integers have no leading zero, and serde_json reads `-0` as a
-                    // float; anything else is the serde path's.
-                    let lead = digits.trim_start_matches('-');
-                    if lead.is_empty()
-                        || (lead.len() > 1 && lead.starts_with('0'))
-                        || digits == "-0"
-                    {
-                        return None;
-                    }
-                    if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+                    let end = data::strict_number_end(b, i)?;
+                    let digits = text.get(i..end)?;
+                    // Whole seconds only: serde_json reads `-0`, fractions and exponents as
+                    // floats, which the serde path answers.
+                    if digits == "-0" || digits.contains(['.', 'e', 'E']) {
                         return None;
                     }
                     at = Some(Stamp::Seconds(digits.parse().ok()?));

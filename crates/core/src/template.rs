@@ -335,8 +335,8 @@ impl Template {
                         }
                         Some(value) => {
                             let before = out.len();
-                            let ok = write_value(&mut out, value);
-                            ok && (mode != Mode::Key || out.len() > before)
+                            write_value(&mut out, value);
+                            mode != Mode::Key || out.len() > before
                         }
                         None => false,
                     };
@@ -382,17 +382,15 @@ impl Template {
     }
 }
 
-/// Appends the value as text; `false` (and nothing written) for `null`.
-fn write_value(out: &mut String, value: Lookup<'_>) -> bool {
+/// Appends the value as text (the caller has already treated `null` as missing).
+fn write_value(out: &mut String, value: Lookup<'_>) {
     match value {
         Lookup::Str(s) => out.push_str(s),
         Lookup::Int(i) => {
             let _ = write!(out, "{i}");
         }
-        Lookup::Json(Json::Null) => return false,
         Lookup::Json(other) => out.push_str(&other.to_text()),
     }
-    true
 }
 
 fn percent_encode(out: &mut String, raw: &str) {
