@@ -49,6 +49,24 @@ async fn resume_after_a_dropped_socket_loses_nothing_and_repeats_nothing() {
         (1..=70).collect::<Vec<u64>>(),
         "every seq exactly once, in order"
     );
+    // A device whose cursor is past anything this Inbox assigned (it synced with a log since
+    // lost) is told to reset, then gets everything kept, in order.
+    let mut stale = edge.connect("frank").await;
+    stale.send(json!({"type": "hello", "after": 999})).await;
+    assert!(matches!(stale.next().await, ServerFrame::Welcome { head: 70, .. }));
+    assert!(
+        matches!(stale.next().await, ServerFrame::Reset { oldest: 1 }),
+        "a cursor past the head resets"
+    );
+    let mut replayed = Vec::new();
+    loop {
+        match stale.next().await {
+            ServerFrame::Notify { notification } => replayed.push(notification.seq),
+            ServerFrame::Synced { .. } => break,
+            other => panic!("unexpected during replay: {other:?}"),
+        }
+    }
+    assert_eq!(replayed, (1..=70).collect::<Vec<u64>>());
 }
 
 #[tokio::test]

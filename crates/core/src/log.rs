@@ -11,7 +11,9 @@
 //! - seqs are strictly increasing and never reused;
 //! - replay after any cursor yields exactly the kept items newer than it, in order;
 //! - at most one item per id (so one per collapse key);
-//! - a cursor older than what retention trimmed gets [`Replay::Reset`].
+//! - a cursor older than what retention trimmed gets [`Replay::Reset`], and so does a cursor
+//!   past the newest seq ever assigned (a client that synced with a log since lost or replaced:
+//!   without the reset it would wait for seqs it already counts as seen).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -249,9 +251,9 @@ impl InboxLog {
     }
 
     /// Items newer than `after`, at most `limit`, or a reset when `after` is
-    /// older than what retention kept.
+    /// older than what retention kept or newer than any seq this log assigned.
     pub fn replay(&self, after: u64, limit: usize) -> Replay<'_> {
-        if after < self.meta.trimmed_through {
+        if after < self.meta.trimmed_through || after > self.meta.head {
             return Replay::Reset {
                 oldest: self.meta.trimmed_through + 1,
             };
@@ -429,6 +431,18 @@ mod tests {
     }
 
     #[test]
+    fn a_cursor_past_the_head_resets_to_everything_kept() {
+        let mut log = InboxLog::new(LogConfig::default());
+        assert_eq!(log.replay(7, 10), Replay::Reset { oldest: 1 });
+        for i in 0..3 {
+            log.append(note(&format!("n{i}"), None), 0);
+        }
+        assert_eq!(seqs(log.replay(3, 10)), Vec::<u64>::new());
+        assert_eq!(log.replay(4, 10), Replay::Reset { oldest: 1 });
+        assert_eq!(seqs(log.replay(0, 10)), vec![1, 2, 3]);
+    }
+
+    #[test]
     fn expired_items_are_dropped_without_reset() {
         let mut log = InboxLog::new(LogConfig::default());
         log.append(note("soon", Some(10)), 0);
@@ -548,12 +562,13 @@ mod props {
                 Replay::Items { items, more } => {
                     prop_assert!(!more);
                     prop_assert!(cursor >= log.meta().trimmed_through);
+                    prop_assert!(cursor <= log.meta().head);
                     let got: Vec<u64> = items.iter().map(|n| n.seq).collect();
                     let want: Vec<u64> = kept.iter().copied().filter(|s| *s > cursor).collect();
                     prop_assert_eq!(got, want);
                 }
                 Replay::Reset { oldest } => {
-                    prop_assert!(cursor < log.meta().trimmed_through);
+                    prop_assert!(cursor < log.meta().trimmed_through || cursor > log.meta().head);
                     prop_assert_eq!(oldest, log.meta().trimmed_through + 1);
                 }
             }

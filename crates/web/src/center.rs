@@ -5,8 +5,9 @@
 //! (same id) replaces the old one in place; the inbox also keeps unread counts
 //! per category and answers the panel's queries. Frames that must reach the
 //! edge go through [`Center::send`]: live over the socket, or queued in
-//! IndexedDB while offline. Read-state changes made in this tab are posted on
-//! a `BroadcastChannel("tidings-<user>")` so other tabs apply them at once.
+//! IndexedDB while offline. Other tabs of the same shopper are reached through
+//! a `BroadcastChannel("tidings-<user>")` ([`crate::tabs`]): read-state changes
+//! apply there at once, and only one tab (the Web Lock's holder) keeps a socket.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,9 +24,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::store::Store;
+use crate::tabs::{Role, TabMessage};
 
 /// Connection status shown in the panel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Connecting or waiting to reconnect.
     Reconnecting,
@@ -33,15 +36,6 @@ pub enum Status {
     Live,
     /// The edge cannot be reached; showing stored history.
     Offline,
-}
-
-/// A read-state change as posted between tabs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TabChange {
-    /// Notification ids.
-    pub ids: Vec<String>,
-    /// New state.
-    pub state: ReadState,
 }
 
 /// State of one center; cheap to copy into closures.
@@ -65,6 +59,10 @@ pub struct Center {
     pub toasts: RwSignal<Vec<Notification>>,
     /// The clock the panel uses for relative times and expiry (unix ms).
     pub now: RwSignal<Millis>,
+    /// How many missed notifications the last resume loaded (shown quietly), if any.
+    pub missed: RwSignal<Option<u64>>,
+    /// Whether this tab keeps the socket or follows the tab that does.
+    role: StoredValue<Role, LocalStorage>,
     /// Where frames go: the live socket, if any.
     sender: StoredValue<Rc<RefCell<Option<UnboundedSender<String>>>>, LocalStorage>,
     /// The IndexedDB store, once open.
@@ -96,6 +94,8 @@ impl Center {
             topics: RwSignal::new(Vec::new()),
             toasts: RwSignal::new(Vec::new()),
             now: RwSignal::new(now_ms()),
+            missed: RwSignal::new(None),
+            role: StoredValue::new_local(Role::Solo),
             sender: StoredValue::new_local(Rc::new(RefCell::new(None))),
             store: StoredValue::new_local(None),
             channel: StoredValue::new_local(None),
@@ -116,6 +116,54 @@ impl Center {
     /// Sets (or clears) the live socket's sender.
     pub fn set_sender(&self, sender: Option<UnboundedSender<String>>) {
         *self.sender.get_value().borrow_mut() = sender;
+    }
+
+    /// Whether this tab keeps the socket ([`Role::Leader`], [`Role::Solo`]) or follows.
+    pub fn role(&self) -> Role {
+        self.role.get_value()
+    }
+
+    /// Sets this tab's role; a new follower asks the leader for its status.
+    pub fn set_role(&self, role: Role) {
+        self.role.set_value(role);
+        if role == Role::Follower {
+            self.post(&TabMessage::Ask);
+        }
+    }
+
+    /// Sets the connection status; a leader also tells the other tabs.
+    pub fn set_status(&self, status: Status) {
+        self.status.set(status);
+        self.post_status();
+    }
+
+    /// After a resume: `count` missed notifications were loaded (0 clears the notice).
+    pub fn set_missed(&self, count: u64) {
+        self.missed.set((count > 0).then_some(count));
+        if count > 0 {
+            let locale = self.locale.get_untracked();
+            self.announcement
+                .set(crate::i18n::missed_loaded(locale, count));
+        }
+        self.post_status();
+    }
+
+    fn post_status(&self) {
+        if self.role() == Role::Leader {
+            self.post(&TabMessage::Status {
+                status: self.status.get_untracked(),
+                missed: self.missed.get_untracked(),
+            });
+        }
+    }
+
+    /// A leader passes a frame it received from the edge on to the other tabs.
+    pub fn relay(&self, frame_text: &str) {
+        if self.role() == Role::Leader {
+            self.post(&TabMessage::Frame {
+                text: frame_text.to_owned(),
+            });
+        }
     }
 
     /// Remembers the bell element (focus returns there when the panel closes).
@@ -203,7 +251,9 @@ impl Center {
                     .with_untracked(|i| ids.iter().filter_map(|id| i.get(id).cloned()).collect())
             }
             ServerFrame::Synced { .. } => {
-                self.status.set(Status::Live);
+                if self.role() != Role::Follower {
+                    self.set_status(Status::Live);
+                }
                 Vec::new()
             }
             ServerFrame::Reset { .. } => {
@@ -307,13 +357,10 @@ impl Center {
         let center = *self;
         let on_message =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let Some(text) = ev.data().as_string() else {
-                    return;
-                };
-                let Ok(change) = serde_json::from_str::<TabChange>(&text) else {
-                    return;
-                };
-                center.apply_from_tab(change);
+                if let Some(message) = ev.data().as_string().as_deref().and_then(TabMessage::decode)
+                {
+                    center.on_tab_message(message);
+                }
             });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // The channel lives as long as the page.
@@ -321,31 +368,65 @@ impl Center {
         self.channel.set_value(Some(channel));
     }
 
+    /// Handles a message from another tab of this shopper.
+    pub fn on_tab_message(&self, message: TabMessage) {
+        let role = self.role();
+        match message {
+            TabMessage::Change { ids, state } => self.apply_from_tab(&ids, state),
+            // Frames and status come from the leader; only a follower listens to them.
+            TabMessage::Frame { text } if role == Role::Follower => {
+                if let Ok(frame) = ServerFrame::decode(&text) {
+                    // The leader writes them to IndexedDB.
+                    self.on_frame(frame);
+                }
+            }
+            TabMessage::Status { status, missed } if role == Role::Follower => {
+                self.status.set(status);
+                self.missed.set(missed);
+            }
+            TabMessage::Send { text } if role == Role::Leader => self.send_text(text),
+            TabMessage::Ask if role == Role::Leader => self.post_status(),
+            _ => {}
+        }
+    }
+
     /// Applies a change another tab made: in memory and in IndexedDB (that tab
     /// already told the edge).
-    pub fn apply_from_tab(&self, change: TabChange) {
-        self.apply_change(&change.ids, change.state);
+    pub fn apply_from_tab(&self, ids: &[String], state: ReadState) {
+        self.apply_change(ids, state);
         if let Some(store) = self.store() {
+            let ids = ids.to_vec();
             leptos::task::spawn_local(async move {
-                let _ = store.apply_change(&change.ids, change.state).await;
+                let _ = store.apply_change(&ids, state).await;
             });
         }
     }
 
     fn broadcast(&self, ids: &[String], state: ReadState) {
+        self.post(&TabMessage::Change {
+            ids: ids.to_vec(),
+            state,
+        });
+    }
+
+    fn post(&self, message: &TabMessage) {
         if let Some(channel) = self.channel.get_value() {
-            let text = serde_json::to_string(&TabChange {
-                ids: ids.to_vec(),
-                state,
-            })
-            .unwrap_or_default();
-            let _ = channel.post_message(&JsValue::from_str(&text));
+            let _ = channel.post_message(&JsValue::from_str(&message.encode()));
         }
     }
 
     /// Sends a frame now, or queues it in IndexedDB until the next connection.
+    /// A follower hands the frame to the leader's socket instead.
     pub fn send(&self, frame: ClientFrame) {
         let text = frame.encode();
+        if self.role() == Role::Follower {
+            self.post(&TabMessage::Send { text });
+            return;
+        }
+        self.send_text(text);
+    }
+
+    fn send_text(&self, text: String) {
         let sender = self.sender.get_value();
         let sent = sender
             .borrow()

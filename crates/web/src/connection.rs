@@ -1,6 +1,11 @@
 //! The WebSocket loop: connect with the token, say `hello {after}`, flush
 //! frames queued offline, apply frames, and reconnect with exponential
-//! backoff and jitter when the socket drops.
+//! backoff and jitter when the socket drops. Runs in one tab per browser (the
+//! leader, see [`crate::tabs`]), which relays every frame to the other tabs.
+//!
+//! On `reset` (the edge no longer has what follows our cursor, or never had it)
+//! the stored history is dropped and the edge's replay that follows the reset on
+//! the same socket (everything it keeps, in order, then `synced`) rebuilds it.
 
 use std::rc::Rc;
 
@@ -20,11 +25,14 @@ pub fn backoff_ms(attempt: u32, jitter: f64) -> u32 {
     (capped * (0.5 + jitter.clamp(0.0, 1.0))) as u32
 }
 
+/// How many notifications IndexedDB keeps; beyond it the oldest go, archived ones first.
+pub const RETENTION: usize = 5_000;
+
 /// Runs forever: keeps `center` connected to `ws_url`.
 pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
     let mut attempt = 0u32;
     loop {
-        center.status.set(Status::Reconnecting);
+        center.set_status(Status::Reconnecting);
         match WebSocket::open(&ws_url) {
             Ok(ws) => {
                 let synced = session(center, ws, store.clone()).await;
@@ -35,7 +43,7 @@ pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
             Err(e) => leptos::logging::warn!("tidings: cannot open socket: {e:?}"),
         }
         center.set_sender(None);
-        center.status.set(if attempt >= 2 {
+        center.set_status(if attempt >= 2 {
             Status::Offline
         } else {
             Status::Reconnecting
@@ -81,6 +89,9 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         }
     });
     let mut synced = false;
+    // Notifications replayed before `synced` on a resume (not on a first load).
+    let mut missed = 0u64;
+    let mut resuming = after > 0;
     let mut batch: Vec<Notification> = Vec::new();
     while let Some(msg) = stream.next().await {
         let Ok(Message::Text(text)) = msg else { break };
@@ -91,7 +102,11 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
                 continue;
             }
         };
+        center.relay(&text);
         let is_synced = matches!(frame, ServerFrame::Synced { .. });
+        if !synced && resuming && matches!(frame, ServerFrame::Notify { .. }) {
+            missed += 1;
+        }
         let version = match &frame {
             ServerFrame::Changed { version, .. } | ServerFrame::Welcome { version, .. } => {
                 Some(*version)
@@ -99,15 +114,34 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
             _ => None,
         };
         if let ServerFrame::Reset { .. } = frame {
+            // What follows is the whole history again, not what we missed.
+            resuming = false;
+            batch.clear();
             if let Some(store) = &store {
                 let _ = store.clear().await;
             }
         }
         batch.extend(center.on_frame(frame));
-        synced |= is_synced;
         // During replay, write in batches; once live, write each frame at once.
-        if synced || batch.len() >= 200 {
+        if synced || is_synced || batch.len() >= 200 {
             persist(&store, std::mem::take(&mut batch), version).await;
+        }
+        if is_synced && !synced {
+            synced = true;
+            center.set_missed(missed);
+            if let Some(store) = &store {
+                match store.enforce_retention(RETENTION).await {
+                    Ok(0) | Err(_) => {}
+                    Ok(_) => {
+                        // What the panel holds follows what is stored.
+                        if let Ok(items) = store.all().await {
+                            let mut inbox = tidings_core::inbox::Inbox::new();
+                            inbox.extend(items);
+                            center.inbox.set(inbox);
+                        }
+                    }
+                }
+            }
         }
     }
     persist(&store, batch, None).await;

@@ -14,6 +14,7 @@ use wasm_bindgen::JsCast;
 use crate::center::Center;
 use crate::components::{NotificationCenter, WatchButtons};
 use crate::store::Store;
+use crate::tabs::Role;
 
 /// How to reach the edge and as whom.
 #[derive(Debug, Clone)]
@@ -81,7 +82,20 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
                 center.prefs.set(prefs);
             }
         }
-        crate::connection::run(center, socket_url(&options), store).await;
+        // One socket per browser: the tab holding the Web Lock connects; the others follow it.
+        let url = socket_url(&options);
+        let lead = {
+            let (url, store) = (url.clone(), store.clone());
+            move || {
+                center.set_role(Role::Leader);
+                leptos::task::spawn_local(crate::connection::run(center, url, store));
+            }
+        };
+        center.set_role(Role::Follower);
+        if !crate::tabs::request_lock(&crate::tabs::lock_name(&user), lead) {
+            center.set_role(Role::Solo);
+            crate::connection::run(center, url, store).await;
+        }
     });
     center
 }

@@ -177,6 +177,15 @@ pub fn unread_count(locale: Locale, n: usize) -> String {
     }
 }
 
+/// The quiet notice after a resume: "3 missed notifications loaded".
+pub fn missed_loaded(locale: Locale, n: u64) -> String {
+    match (locale, n) {
+        (Locale::En, 1) => "1 missed notification loaded".into(),
+        (Locale::En, n) => format!("{n} missed notifications loaded"),
+        (Locale::Zh, n) => format!("已载入 {n} 条错过的通知"),
+    }
+}
+
 /// "2 min ago" / "2 分钟前" for an item created at `then`, seen at `now`.
 pub fn relative_time(locale: Locale, now: Millis, then: Millis) -> String {
     let d = now.saturating_sub(then).max(0);
@@ -265,6 +274,13 @@ mod tests {
         assert_eq!(badge(0), "0");
         assert_eq!(badge(99), "99");
         assert_eq!(badge(100), "99+");
+    }
+
+    #[test]
+    fn missed_notice_counts_in_both_languages() {
+        assert_eq!(missed_loaded(Locale::En, 1), "1 missed notification loaded");
+        assert_eq!(missed_loaded(Locale::En, 12), "12 missed notifications loaded");
+        assert_eq!(missed_loaded(Locale::Zh, 3), "已载入 3 条错过的通知");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`center`]: the reactive state of one center (a core `Inbox`, status, prefs, topics,
 //!   toasts) and how frames and other tabs (BroadcastChannel) change it.
 //! - [`connection`]: the WebSocket loop: connect, `hello {after}`, reconnect with backoff.
+//! - [`tabs`]: one socket per browser: the Web Lock's holder connects and relays to the other
+//!   tabs over BroadcastChannel.
 //! - [`store`]: IndexedDB history, so a reload renders before the network answers.
 //! - [`components`]: the bell, the panel (tabs, filters, search, sort, paging), one item,
 //!   the preferences sheet, urgent toasts and storefront watch buttons.
@@ -24,3 +26,4 @@ pub mod embed;
 pub mod i18n;
 pub mod ops;
 pub mod store;
+pub mod tabs;

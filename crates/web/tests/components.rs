@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use tidings_core::notification::{Category, Locale, Localized, Notification, Priority, ReadState};
 use tidings_core::protocol::ServerFrame;
-use tidings_web::center::{now_ms, Center, TabChange};
+use tidings_web::center::{now_ms, Center};
 use tidings_web::components::NotificationCenter;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -422,16 +422,87 @@ async fn changes_from_other_tabs_apply_within_200ms() {
         .unwrap()
         .contains("0 unread"));
     // Applying directly works too.
-    b.center.apply_from_tab(TabChange {
-        ids: vec!["e:1".into()],
-        state: ReadState::Archived,
-    });
+    b.center
+        .apply_from_tab(&["e:1".to_owned()], ReadState::Archived);
     assert_eq!(
         b.center
             .inbox
             .with_untracked(|i| i.get("e:1").unwrap().state),
         ReadState::Archived
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_follower_tab_hears_the_edge_through_the_leader_and_sends_through_it() {
+    use futures_util::StreamExt;
+    use tidings_web::center::Status;
+    use tidings_web::tabs::Role;
+    let user = format!("lead-{}", (js_sys::Math::random() * 1e9) as u64);
+    let leader = mount(Locale::En);
+    let follower = mount(Locale::En);
+    leader.center.join_tabs(&user);
+    follower.center.join_tabs(&user);
+    leader.center.set_role(Role::Leader);
+    follower.center.set_role(Role::Follower);
+    let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
+    leader.center.set_sender(Some(tx));
+    // The leader's status and resume notice show in the follower.
+    leader.center.set_status(Status::Live);
+    leader.center.set_missed(2);
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    settle().await;
+    assert_eq!(follower.center.status.get_untracked(), Status::Live);
+    follower.q("button.tidings-bell").unwrap().click();
+    settle().await;
+    assert_eq!(
+        follower.q(".tidings-missed").map(|e| e.text_content().unwrap()),
+        Some("2 missed notifications loaded".to_owned())
+    );
+    // A frame the leader relays lands in the follower's list.
+    let frame = ServerFrame::Notify {
+        notification: note("e:relayed", 7, "Relayed"),
+    }
+    .encode();
+    leader.center.relay(&frame);
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    settle().await;
+    assert_eq!(
+        follower
+            .center
+            .inbox
+            .with_untracked(|i| i.get("e:relayed").map(|n| n.seq)),
+        Some(7)
+    );
+    // The follower has no socket: its mark goes out on the leader's.
+    follower
+        .center
+        .mark(vec!["e:relayed".into()], ReadState::Read);
+    let sent = futures_util::future::select(
+        rx.next(),
+        gloo_timers::future::TimeoutFuture::new(1000),
+    )
+    .await;
+    let text = match sent {
+        futures_util::future::Either::Left((Some(text), _)) => text,
+        _ => panic!("the leader sent nothing within 1 s"),
+    };
+    assert!(
+        text.contains(r#""type":"mark""#) && text.contains("e:relayed"),
+        "{text}"
+    );
+    // A solo tab ignores relayed frames (it has its own socket).
+    follower.center.set_role(Role::Solo);
+    leader.center.relay(
+        &ServerFrame::Notify {
+            notification: note("e:ignored", 8, "Ignored"),
+        }
+        .encode(),
+    );
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert!(follower
+        .center
+        .inbox
+        .with_untracked(|i| i.get("e:ignored").is_none()));
 }
 
 #[wasm_bindgen_test]

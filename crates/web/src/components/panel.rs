@@ -159,6 +159,9 @@ pub fn Panel(
                             Status::Offline => Text::Offline,
                         })}
                     </span>
+                    {move || center.missed.get().map(|n| view! {
+                        <span class="tidings-missed">{move || i18n::missed_loaded(locale.get(), n)}</span>
+                    })}
                     <label class="tidings-sr-only" for="tidings-lang">{move || i18n::t(locale.get(), Text::Language)}</label>
                     <select
                         id="tidings-lang"

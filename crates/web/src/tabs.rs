@@ -1,0 +1,146 @@
+//! Tabs of one browser share one socket.
+//!
+//! Every tab of a shopper joins `BroadcastChannel("tidings-<user>")` and asks for the Web Lock
+//! `tidings-socket-<user>`. The tab holding the lock is the **leader**: it runs the connection
+//! (`connection::run`), writes what arrives to IndexedDB and relays every server frame and its
+//! status to the other tabs. The others are **followers**: they apply the relayed frames, show
+//! the leader's status, and hand the frames they want sent (mark, prefs, watch) to the leader.
+//! When the leader's tab closes, the browser grants the lock to the next tab, which connects
+//! and resumes after the last seq it holds. Read-state changes made in any tab are posted to the
+//! others at once, so tabs agree without a round trip to the edge.
+//!
+//! Without Web Locks (old browsers, insecure origins) every tab runs its own socket ([`Role::Solo`]).
+
+use serde::{Deserialize, Serialize};
+use tidings_core::notification::ReadState;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::center::Status;
+
+/// What this tab does about the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Holds the lock and the socket; relays to the other tabs.
+    Leader,
+    /// Waits for the lock; hears the edge through the leader.
+    Follower,
+    /// No Web Locks: its own socket, like every other tab.
+    Solo,
+}
+
+/// A message between tabs of one shopper, as JSON text on the channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TabMessage {
+    /// A read-state change made in a tab (the tab also tells the edge).
+    Change {
+        /// Notification ids.
+        ids: Vec<String>,
+        /// New state.
+        state: ReadState,
+    },
+    /// A frame the leader received from the edge, as it arrived.
+    Frame {
+        /// The frame's JSON text.
+        text: String,
+    },
+    /// A client frame a follower asks the leader to send to the edge.
+    Send {
+        /// The frame's JSON text.
+        text: String,
+    },
+    /// The leader's connection status.
+    Status {
+        /// Live, reconnecting or offline.
+        status: Status,
+        /// Notifications loaded by the last resume, when there were any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        missed: Option<u64>,
+    },
+    /// A tab that just became a follower asks the leader for its status.
+    Ask,
+}
+
+impl TabMessage {
+    /// The message as channel text.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A message from channel text; `None` for anything else (another version of the page).
+    pub fn decode(text: &str) -> Option<TabMessage> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// The name of the Web Lock that elects the socket's tab for `user`.
+pub fn lock_name(user: &str) -> String {
+    format!("tidings-socket-{user}")
+}
+
+/// Asks for the lock `name`; `lead` runs (once) when this tab gets it and keeps it for the
+/// rest of the page's life. Returns `false` when the browser has no Web Locks, in which case
+/// `lead` is not called and the caller runs its own socket.
+pub fn request_lock(name: &str, lead: impl FnOnce() + 'static) -> bool {
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
+        return false;
+    };
+    // `navigator.locks` is behind `web_sys_unstable_apis`; reading it by name keeps the build
+    // free of unstable cfgs, and tells us whether this browser (and origin) has it at all.
+    let locks = js_sys::Reflect::get(&navigator, &JsValue::from_str("locks"))
+        .ok()
+        .filter(|l| l.is_object());
+    let request = locks.as_ref().and_then(|l| {
+        js_sys::Reflect::get(l, &JsValue::from_str("request"))
+            .ok()?
+            .dyn_into::<js_sys::Function>()
+            .ok()
+    });
+    let (Some(locks), Some(request)) = (locks, request) else {
+        return false;
+    };
+    let granted = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        lead();
+        // Never settles: the lock is held until the tab goes away.
+        js_sys::Promise::new(&mut |_, _| {}).into()
+    });
+    request
+        .call2(&locks, &JsValue::from_str(name), &granted)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_back_and_strangers_are_ignored() {
+        let all = [
+            TabMessage::Change {
+                ids: vec!["e:1".into()],
+                state: ReadState::Read,
+            },
+            TabMessage::Frame {
+                text: r#"{"type":"pong"}"#.into(),
+            },
+            TabMessage::Send {
+                text: r#"{"type":"ping"}"#.into(),
+            },
+            TabMessage::Status {
+                status: Status::Live,
+                missed: Some(3),
+            },
+            TabMessage::Status {
+                status: Status::Offline,
+                missed: None,
+            },
+            TabMessage::Ask,
+        ];
+        for m in all {
+            assert_eq!(TabMessage::decode(&m.encode()), Some(m));
+        }
+        assert_eq!(TabMessage::decode(r#"{"ids":["a"],"state":"read"}"#), None);
+        assert_eq!(TabMessage::decode("not json"), None);
+    }
+}
