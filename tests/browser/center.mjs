@@ -1,7 +1,10 @@
 // Browser test of the notification center against a real edge: badge and list follow posted
 // events; category tab, unread-only, search (English and Chinese) and sort change the list;
-// a read in one tab reaches a second tab through BroadcastChannel; markup in event data stays
-// text; a reload with the edge unreachable still shows the history and says so.
+// a second tab opens no socket of its own but follows the first (Web Lock leader) through
+// BroadcastChannel, within 200 ms, sends its reads through it and takes the socket over when the
+// first tab closes; markup in event data stays text; a reload with the edge unreachable still
+// shows the history and says offline; what was done offline reaches the edge on reconnect, and
+// the resume says how many missed notifications it loaded; clicking an item's link marks it read.
 // Usage: node tests/browser/center.mjs <storefront URL> <edge URL>   (run by the browser suite)
 import crypto from 'node:crypto';
 import { checks, launch, postEvents } from './lib/harness.mjs';
@@ -25,18 +28,40 @@ try {
   const { token } = await tr.json();
   const url = `${base}/?token=${encodeURIComponent(token)}`;
 
-  const page = await browser.newPage();
   const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  // A new tab whose page errors fail the test (and whose console is shown with TIDINGS_CONSOLE=1).
+  const newTab = async (name) => {
+    const tab = await browser.newPage();
+    tab.on('pageerror', (e) => errors.push(`${name}: ${e}`));
+    if (process.env.TIDINGS_CONSOLE) tab.on('console', (m) => console.log(`${name} console: ${m.text()}`));
+    return tab;
+  };
+  let page = await newTab('tab 1');
   await page.goto(url);
   const bell = page.locator('button.tidings-bell');
   await bell.waitFor({ timeout: 30000 });
   await bell.click();
-  const panel = page.locator('#tidings-panel');
+  let panel = page.locator('#tidings-panel');
   await panel.locator('.tidings-status.live').waitFor({ timeout: 15000 });
 
   const unreadIs = (p, n, timeout = 10000) => p.waitForFunction(
     (n) => document.querySelector('button.tidings-bell')?.getAttribute('aria-label')?.endsWith(`, ${n} unread`), n, { timeout });
+  // The edge's own view of an item (history over HTTP), by a text in its English title or body.
+  async function edgeState(needle) {
+    const r = await fetch(`${edge}/v1/inbox?limit=50`, { headers: { authorization: `Bearer ${token}` } });
+    const body = await r.json();
+    return body.items?.find((n) => `${n.title.en} ${n.body.en}`.includes(needle))?.state;
+  }
+  async function edgeSays(what, needle, state, timeout = 5000) {
+    const deadline = Date.now() + timeout;
+    let seen;
+    while (Date.now() < deadline) {
+      seen = await edgeState(needle);
+      if (seen === state) return ok(`${what}: the edge has ${needle} ${state}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    fail(`${what}: the edge has ${needle} ${seen}, expected ${state}`);
+  }
   const titles = () => panel.locator('.tidings-list .tidings-item .tidings-title').allTextContents();
   // Waits until the list's titles satisfy `pred`; reports the last list seen if they never do.
   async function listBecomes(what, pred, timeout = 5000) {
@@ -107,17 +132,17 @@ try {
   await panel.locator('select.tidings-sort').selectOption('newest');
   await listBecomes('newest sort restores the order', (t) => t.length === 4 && t[0].includes('#C300') && t[1].includes('#B200'));
 
-  // (c) A second tab of the same context, its socket blocked so only BroadcastChannel can tell it.
-  const page2 = await browser.newPage();
-  page2.on('pageerror', (e) => errors.push(`tab 2: ${e}`));
-  // page.route() does not see WebSockets: routeWebSocket without connectToServer() keeps the
-  // socket away from the edge; closing it at once makes every attempt fail.
-  await page2.routeWebSocket(/\/v1\/connect/, (ws) => ws.close());
+  // (c) A second tab of the same browser: tab 1 holds the Web Lock and the socket, tab 2 opens
+  // none and hears the edge through tab 1 (BroadcastChannel).
+  const page2 = await newTab('tab 2');
+  let sockets2 = 0;
+  page2.on('websocket', (ws) => { if (/\/v1\/connect/.test(ws.url())) sockets2++; });
   await page2.goto(url);
   await unreadIs(page2, 3, 15000).then(() => ok('tab 2 shows 3 unread from IndexedDB'), () => fail('tab 2 did not show 3 unread'));
   await page2.locator('button.tidings-bell').click();
-  const cls2 = await page2.locator('#tidings-panel .tidings-status').getAttribute('class');
-  check(!/\blive\b/.test(cls2), 'tab 2 is not live (its socket never reaches the edge)', cls2);
+  const panel2 = page2.locator('#tidings-panel');
+  await panel2.locator('.tidings-status.live').waitFor({ timeout: 5000 })
+    .then(() => ok("tab 2 shows tab 1's live status"), () => fail('tab 2 does not show live'));
   await page2.evaluate(() => {
     window.__changedAt = new Promise((resolve) => {
       const bell = document.querySelector('button.tidings-bell');
@@ -133,11 +158,27 @@ try {
   if (changedAt == null) fail('tab 2 badge did not drop to 2 within 5 s of the read in tab 1');
   else {
     const ms = changedAt - clickedAt;
-    console.log(`cross-tab: tab 2 badge updated ${ms.toFixed(1)} ms after the click in tab 1 (BroadcastChannel; tab 2's socket is routed away from the edge)`);
-    check(ms < 1000, 'cross-tab update within 1 s', `${ms.toFixed(1)} ms`);
+    console.log(`cross-tab: tab 2 badge updated ${ms.toFixed(1)} ms after the click in tab 1 (BroadcastChannel)`);
+    check(ms < 200, 'cross-tab update within 200 ms', `${ms.toFixed(1)} ms`);
   }
   await unreadIs(page, 2).then(() => ok('tab 1 badge says 2 unread'), () => fail('tab 1 badge did not drop to 2'));
-  await page2.close();
+  // Tab 2's own reads go out on tab 1's socket.
+  await panel2.locator('.tidings-item', { hasText: '#C300' }).locator('button.tidings-toggle').click();
+  await unreadIs(page, 1).then(() => ok('a read in tab 2 lowers the badge in tab 1'), () => fail('tab 1 did not see the read in tab 2'));
+  await edgeSays('a read in tab 2 reached the edge through tab 1', '#C300', 'read');
+  await panel2.locator('.tidings-item', { hasText: '#C300' }).locator('button.tidings-toggle').click();
+  await edgeSays('and so did marking it unread again', '#C300', 'unread');
+  await unreadIs(page, 2).then(() => ok('tab 1 badge back to 2'), () => fail('tab 1 badge did not return to 2'));
+  check(sockets2 === 0, 'tab 2 opened no socket while tab 1 holds it', `${sockets2} socket(s)`);
+  // Tab 1 closes: tab 2 gets the lock, connects and goes on as the live tab.
+  await page.close();
+  const deadline = Date.now() + 10000;
+  while (sockets2 === 0 && Date.now() < deadline) await page2.waitForTimeout(50);
+  check(sockets2 === 1, 'after tab 1 closed, tab 2 opened the one socket', `${sockets2} socket(s)`);
+  page = page2;
+  panel = panel2;
+  await panel.locator('.tidings-status.live').waitFor({ timeout: 10000 })
+    .then(() => ok('tab 2 is live on its own socket'), () => fail('tab 2 did not go live after tab 1 closed'));
 
   // (d) Markup in event data that ends up in the title stays text.
   await post([ev(5, 'order.shipped', { order_id: `x-${run}`, order_number: XSS, carrier: 'UPS' })]);
@@ -154,21 +195,42 @@ try {
   check(injected.img === 0 && injected.script === 0 && injected.pwned === null, 'no img/script element inside the center and no handler ran', JSON.stringify(injected));
   check(await page.getByText('<img src=x onerror=', { exact: false }).first().isVisible(), 'the literal markup text is visible');
 
-  // (e) Reload with the edge unreachable: history from IndexedDB, status offline/reconnecting.
+  // (e) Reload with the edge unreachable: history from IndexedDB, status offline.
   await page.routeWebSocket(/\/v1\/connect/, (ws) => ws.close());
   await page.route('**/v1/**', (route) => route.abort());
   await page.reload();
   await unreadIs(page, 3, 15000).then(() => ok('after an offline reload the badge still says 3 unread'), () => fail('history not shown after an offline reload'));
   await page.locator('button.tidings-bell').click();
   await listBecomes('after an offline reload the list shows all five items', (t) => t.length === 5 && t.some((x) => x.includes('#B200')), 10000);
-  const status = page.locator('#tidings-panel .tidings-status');
-  const cls = await status.getAttribute('class');
-  const text = (await status.textContent()).trim();
-  check(/\b(offline|reconnecting)\b/.test(cls) && !/\blive\b/.test(cls), `status says "${text}" (${cls})`, 'expected offline or reconnecting');
-  // Not asserted: the brief accepts "reconnecting"; report whether it escalates to offline.
-  await page.locator('#tidings-panel .tidings-status.offline').waitFor({ timeout: 5000 })
-    .then(() => console.log('note: status turned offline within 5 s'),
-          () => console.log(`note: status still "${text}" after 5 s more (not offline)`));
+  await panel.locator('.tidings-status.offline').waitFor({ timeout: 15000 })
+    .then(async () => ok(`status says "${(await panel.locator('.tidings-status').textContent()).trim()}"`),
+          () => fail('status did not turn offline with the edge unreachable'));
+  // A read done offline, and an event the shopper misses meanwhile.
+  await panel.locator('.tidings-item', { hasText: '#A100' }).locator('button.tidings-toggle').click();
+  await unreadIs(page, 2).then(() => ok('an offline read lowers the badge to 2'), () => fail('the offline read did not lower the badge'));
+  check(await edgeState('#A100') === 'unread', 'the edge has not heard of the offline read yet');
+  await post([ev(6, 'order.created', { order_id: `d-${run}`, order_number: '#D400', total: '9.00', currency: 'USD', cart_id: 'c2' })]);
+  // (f) Back online in a new tab (this one closes): the queued read is sent and the resume
+  // loads the missed notification.
+  await page.close();
+  page = await newTab('tab 3');
+  panel = page.locator('#tidings-panel');
+  await page.goto(url);
+  await page.locator('button.tidings-bell').click();
+  await panel.locator('.tidings-status.live').waitFor({ timeout: 15000 })
+    .then(() => ok('back online'), () => fail('did not go live again'));
+  await edgeSays('the read done offline reached the edge on reconnect', '#A100', 'read');
+  await unreadIs(page, 3).then(() => ok('badge says 3 unread with the missed order'), () => fail('badge is not 3 after the resume'));
+  const missed = await panel.locator('.tidings-missed').textContent({ timeout: 5000 }).catch(() => null);
+  check(missed?.trim() === '1 missed notification loaded', 'the resume says what it loaded', `notice "${missed}"`);
+  // Clicking an item's link opens it (same-origin path) and marks it read.
+  const link = panel.locator('.tidings-item', { hasText: '#D400' }).locator('a.tidings-title');
+  const href = await link.getAttribute('href');
+  check(href?.startsWith('/') && !href.startsWith('//'), 'the link is a same-origin path', href);
+  await page.evaluate(() => document.addEventListener('click', (e) => { if (e.target.closest('a.tidings-title')) e.preventDefault(); }, true));
+  await link.click();
+  await unreadIs(page, 2).then(() => ok('clicking the item marks it read'), () => fail('clicking the item did not mark it read'));
+  await edgeSays('the click reached the edge', '#D400', 'read');
   if (errors.length) fail(`page errors: ${errors.join('; ')}`);
   console.log(failures() ? `${failures()} check(s) failed` : 'center: all checks passed');
 } catch (e) {

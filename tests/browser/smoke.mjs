@@ -1,5 +1,6 @@
 // Browser smoke test of the demo storefront: a posted event appears in the bell within a second,
-// is written to IndexedDB, and is shown again after a reload before the socket answers.
+// is written to IndexedDB, and is shown again after a reload before the socket answers; the
+// shopper switcher signs the demo in as someone else.
 // Usage: node tests/browser/smoke.mjs <storefront URL> <edge URL>   (run by the e2e suite)
 import { launch, postEvents } from './lib/harness.mjs';
 
@@ -35,6 +36,15 @@ try {
   await page.reload();
   await page.waitForFunction(() => document.querySelector('button.tidings-bell')?.getAttribute('aria-label')?.includes('1 unread'), null, { timeout: 10000 });
   console.log('history shown after reload without a socket');
+  // The shopper switcher: another demo shopper, another inbox.
+  const switcher = page.locator('select#shop-shopper');
+  if ((await switcher.inputValue()) !== user) fail(`the switcher shows ${await switcher.inputValue()}, not ${user}`);
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await Promise.all([page.waitForURL(/[?&]user=bob\b/), switcher.selectOption('bob')]);
+  await page.locator('button.tidings-bell').waitFor({ timeout: 30000 });
+  await page.waitForFunction(() => !document.querySelector('button.tidings-bell')?.getAttribute('aria-label')?.includes(', 1 unread'), null, { timeout: 10000 })
+    .catch(() => fail("after switching to bob the bell still shows the smoke shopper's item"));
+  console.log(`switched shopper: ${page.url()}`);
   if (errors.length) fail(`page errors: ${errors.join('; ')}`);
 } catch (e) {
   fail(e.stack || String(e));

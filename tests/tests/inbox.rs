@@ -53,7 +53,10 @@ async fn resume_after_a_dropped_socket_loses_nothing_and_repeats_nothing() {
     // lost) is told to reset, then gets everything kept, in order.
     let mut stale = edge.connect("frank").await;
     stale.send(json!({"type": "hello", "after": 999})).await;
-    assert!(matches!(stale.next().await, ServerFrame::Welcome { head: 70, .. }));
+    assert!(matches!(
+        stale.next().await,
+        ServerFrame::Welcome { head: 70, .. }
+    ));
     assert!(
         matches!(stale.next().await, ServerFrame::Reset { oldest: 1 }),
         "a cursor past the head resets"

@@ -357,7 +357,11 @@ impl Center {
         let center = *self;
         let on_message =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                if let Some(message) = ev.data().as_string().as_deref().and_then(TabMessage::decode)
+                if let Some(message) = ev
+                    .data()
+                    .as_string()
+                    .as_deref()
+                    .and_then(TabMessage::decode)
                 {
                     center.on_tab_message(message);
                 }

@@ -32,7 +32,10 @@ pub const RETENTION: usize = 5_000;
 pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
     let mut attempt = 0u32;
     loop {
-        center.set_status(Status::Reconnecting);
+        // Once offline, it stays offline (not flickering to "reconnecting") until a resume succeeds.
+        if attempt < 2 {
+            center.set_status(Status::Reconnecting);
+        }
         match WebSocket::open(&ws_url) {
             Ok(ws) => {
                 let synced = session(center, ws, store.clone()).await;
@@ -54,8 +57,13 @@ pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
     }
 }
 
+/// How long a new socket may take to say `welcome` before the attempt counts as failed (a
+/// socket that never opens, or opens onto something that never answers).
+const WELCOME_TIMEOUT_MS: u32 = 15_000;
+
 /// One connection; returns whether it got as far as `synced`.
 async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> bool {
+    use futures_util::future::{select, Either};
     let (mut sink, mut stream) = ws.split();
     let after = center.last_seq();
     let changes_after = match &store {
@@ -68,33 +76,45 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         changes_after,
     }
     .encode();
-    if sink.send(Message::Text(hello)).await.is_err() {
-        return false;
-    }
+    // Everything goes out through one writer, `hello` first. The writer stops with the
+    // session: a send to a socket that closed while connecting never completes.
     let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
-    // Frames done offline go first, in order.
-    if let Some(store) = &store {
-        if let Ok(queued) = store.take_outbox().await {
-            for frame in queued {
-                let _ = tx.unbounded_send(frame);
-            }
-        }
-    }
-    center.set_sender(Some(tx));
+    let _ = tx.unbounded_send(hello);
+    let (stop, stopped) = futures_channel::oneshot::channel::<()>();
     leptos::task::spawn_local(async move {
-        while let Some(text) = rx.next().await {
-            if sink.send(Message::Text(text)).await.is_err() {
-                break;
+        let write = async move {
+            while let Some(text) = rx.next().await {
+                if sink.send(Message::Text(text)).await.is_err() {
+                    break;
+                }
             }
-        }
+        };
+        select(std::pin::pin!(write), stopped).await;
     });
+    let mut welcomed = false;
     let mut synced = false;
     // Notifications replayed before `synced` on a resume (not on a first load).
     let mut missed = 0u64;
     let mut resuming = after > 0;
     let mut batch: Vec<Notification> = Vec::new();
-    while let Some(msg) = stream.next().await {
-        let Ok(Message::Text(text)) = msg else { break };
+    loop {
+        let msg = if welcomed {
+            stream.next().await
+        } else {
+            let timeout = gloo_timers::future::TimeoutFuture::new(WELCOME_TIMEOUT_MS);
+            match select(stream.next(), std::pin::pin!(timeout)).await {
+                Either::Left((msg, _)) => msg,
+                Either::Right(_) => {
+                    leptos::logging::warn!(
+                        "tidings: no welcome from the edge within 15 s; retrying"
+                    );
+                    None
+                }
+            }
+        };
+        let Some(Ok(Message::Text(text))) = msg else {
+            break;
+        };
         let frame = match ServerFrame::decode(&text) {
             Ok(f) => f,
             Err(e) => {
@@ -102,6 +122,23 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
                 continue;
             }
         };
+        if !welcomed {
+            if !matches!(frame, ServerFrame::Welcome { .. }) {
+                leptos::logging::warn!("tidings: the edge answered hello with {text}");
+                break;
+            }
+            welcomed = true;
+            // Frames done offline go out right after the hello, in order; they leave the
+            // outbox only once the edge has answered on this socket.
+            if let Some(store) = &store {
+                if let Ok(queued) = store.take_outbox().await {
+                    for frame in queued {
+                        let _ = tx.unbounded_send(frame);
+                    }
+                }
+            }
+            center.set_sender(Some(tx.clone()));
+        }
         center.relay(&text);
         let is_synced = matches!(frame, ServerFrame::Synced { .. });
         if !synced && resuming && matches!(frame, ServerFrame::Notify { .. }) {
@@ -144,6 +181,7 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
             }
         }
     }
+    let _ = stop.send(());
     persist(&store, batch, None).await;
     synced
 }

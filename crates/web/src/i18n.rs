@@ -279,7 +279,10 @@ mod tests {
     #[test]
     fn missed_notice_counts_in_both_languages() {
         assert_eq!(missed_loaded(Locale::En, 1), "1 missed notification loaded");
-        assert_eq!(missed_loaded(Locale::En, 12), "12 missed notifications loaded");
+        assert_eq!(
+            missed_loaded(Locale::En, 12),
+            "12 missed notifications loaded"
+        );
         assert_eq!(missed_loaded(Locale::Zh, 3), "已载入 3 条错过的通知");
     }
 

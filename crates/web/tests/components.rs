@@ -455,7 +455,9 @@ async fn a_follower_tab_hears_the_edge_through_the_leader_and_sends_through_it()
     follower.q("button.tidings-bell").unwrap().click();
     settle().await;
     assert_eq!(
-        follower.q(".tidings-missed").map(|e| e.text_content().unwrap()),
+        follower
+            .q(".tidings-missed")
+            .map(|e| e.text_content().unwrap()),
         Some("2 missed notifications loaded".to_owned())
     );
     // A frame the leader relays lands in the follower's list.
@@ -477,11 +479,9 @@ async fn a_follower_tab_hears_the_edge_through_the_leader_and_sends_through_it()
     follower
         .center
         .mark(vec!["e:relayed".into()], ReadState::Read);
-    let sent = futures_util::future::select(
-        rx.next(),
-        gloo_timers::future::TimeoutFuture::new(1000),
-    )
-    .await;
+    let sent =
+        futures_util::future::select(rx.next(), gloo_timers::future::TimeoutFuture::new(1000))
+            .await;
     let text = match sent {
         futures_util::future::Either::Left((Some(text), _)) => text,
         _ => panic!("the leader sent nothing within 1 s"),
