@@ -5,13 +5,40 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tidings_core::notification::ReadState;
+use tidings_core::notification::{Category, Notification, ReadState};
 use tidings_core::protocol::ServerFrame;
 use tidings_e2e::{now_secs, token_for, Edge};
 
 fn shipped(id: &str, user: &str, order: u32) -> serde_json::Value {
     json!({"id": id, "type": "order.shipped", "occurred_at": now_secs(), "user_id": user,
            "data": {"order_id": order.to_string(), "order_number": format!("#{order}"), "carrier": "UPS", "tracking_number": "1Z"}})
+}
+
+/// The next `notify` on `socket`, skipping other frames.
+async fn next_notify(socket: &mut tidings_e2e::Socket) -> Notification {
+    loop {
+        if let ServerFrame::Notify { notification } = socket.next().await {
+            return notification;
+        }
+    }
+}
+
+/// The next `changed` on `socket` as (ids, state), skipping other frames.
+async fn next_changed(socket: &mut tidings_e2e::Socket) -> (Vec<String>, ReadState) {
+    loop {
+        if let ServerFrame::Changed { ids, state, .. } = socket.next().await {
+            return (ids, state);
+        }
+    }
+}
+
+/// Whatever `socket` says within `ms`, until it is quiet.
+async fn drain(socket: &mut tidings_e2e::Socket, ms: u64) -> Vec<ServerFrame> {
+    let mut frames = Vec::new();
+    while let Some(f) = socket.next_within(Duration::from_millis(ms)).await {
+        frames.push(f);
+    }
+    frames
 }
 
 #[tokio::test]
@@ -136,6 +163,84 @@ async fn read_state_syncs_to_other_devices() {
             other => panic!("expected error, got {other:?}"),
         }
     }
+    // Archive and mark-all-read are kept and pushed to the other devices too.
+    phone
+        .send(json!({"type": "mark", "ids": [items[1].id], "state": "archived"}))
+        .await;
+    assert_eq!(
+        next_changed(&mut laptop).await,
+        (vec![items[1].id.clone()], ReadState::Archived)
+    );
+    edge.post_events(json!([shipped("m-3", "hana", 3)])).await;
+    let third = next_notify(&mut phone).await;
+    assert_eq!(next_notify(&mut laptop).await.id, third.id);
+    phone
+        .send(json!({"type": "mark_all_read", "before": third.seq}))
+        .await;
+    assert_eq!(
+        next_changed(&mut laptop).await,
+        (vec![third.id.clone()], ReadState::Read),
+        "mark-all-read changes only what was unread (the archived item stays archived)"
+    );
+    // Preferences are saved, pushed to the other devices, greeted with, and honoured.
+    phone
+        .send(json!({"type": "prefs", "prefs": {"muted": ["promo"], "utc_offset_minutes": 60, "locale": "zh"}}))
+        .await;
+    let pushed = loop {
+        if let ServerFrame::Prefs { prefs } = laptop.next().await {
+            break prefs;
+        }
+    };
+    assert!(pushed.muted.contains(&Category::Promo), "{pushed:?}");
+    let mut desk = edge.connect("hana").await;
+    desk.send(json!({"type": "hello", "after": 0})).await;
+    match desk.next().await {
+        ServerFrame::Welcome { prefs, .. } => assert_eq!(prefs, pushed),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    let replay = drain(&mut desk, 1000).await;
+    let state_of = |id: &str| {
+        replay.iter().find_map(|f| match f {
+            ServerFrame::Notify { notification } if notification.id == id => {
+                Some(notification.state)
+            }
+            _ => None,
+        })
+    };
+    assert_eq!(state_of(&items[0].id), Some(ReadState::Read));
+    assert_eq!(state_of(&items[1].id), Some(ReadState::Archived));
+    assert_eq!(state_of(&third.id), Some(ReadState::Read));
+    edge.post_events(
+        json!([{"id": "m-promo", "type": "promo.announced", "occurred_at": now_secs(),
+                             "data": {"title": "Sale", "message": "20% off", "promo_id": "p"}},
+                            shipped("m-4", "hana", 4)]),
+    )
+    .await;
+    assert_eq!(
+        next_notify(&mut laptop).await.kind,
+        "order.shipped",
+        "the muted promotion is not delivered, the shipment is"
+    );
+    // Another shopper cannot change hana's items, even knowing their ids.
+    let mut mallory = edge.connect("mallory").await;
+    mallory.hello(0).await;
+    mallory
+        .send(json!({"type": "mark", "ids": [third.id], "state": "unread"}))
+        .await;
+    mallory
+        .send(json!({"type": "mark", "ids": [items[0].id], "state": "archived"}))
+        .await;
+    assert!(
+        !drain(&mut laptop, 1000)
+            .await
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Changed { .. })),
+        "hana's devices hear of no change"
+    );
+    let (_, after) = edge.connect("hana").await.hello(0).await;
+    let state = |id: &str| after.iter().find(|n| n.id == id).map(|n| n.state);
+    assert_eq!(state(&third.id), Some(ReadState::Read));
+    assert_eq!(state(&items[0].id), Some(ReadState::Read));
 }
 
 #[tokio::test]
@@ -200,6 +305,47 @@ async fn watchers_of_a_topic_get_restock_news() {
             .is_none(),
         "non-watchers get nothing"
     );
+    // Unwatching stops the news.
+    watcher
+        .send(json!({"type": "unwatch", "topic": "stock:sku-mug"}))
+        .await;
+    assert!(matches!(watcher.next().await, ServerFrame::Topics { topics } if topics.is_empty()));
+    edge.post_events(json!([{"id": "restock-2", "type": "inventory.restocked", "occurred_at": now_secs(),
+                             "data": {"sku": "sku-mug", "product_title": "Enamel mug", "product_id": "p1"}}]))
+        .await;
+    assert!(
+        watcher
+            .next_within(Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "a former watcher gets nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_topic_fans_out_to_many_watchers_in_batches() {
+    let edge = Edge::start().await;
+    // More watchers than one fan-out batch (50 Inbox calls).
+    let mut sockets = Vec::new();
+    for i in 0..120 {
+        let mut s = edge.connect(&format!("fan-{i}")).await;
+        s.hello(0).await;
+        s.send(json!({"type": "watch", "topic": "price:p9"})).await;
+        sockets.push(s);
+    }
+    for s in &mut sockets {
+        assert!(matches!(s.next().await, ServerFrame::Topics { .. }));
+    }
+    let (status, body) = edge
+        .post_events(json!([{"id": "drop-1", "type": "product.price_dropped", "occurred_at": now_secs(),
+                             "data": {"sku": "sku-lantern", "product_id": "p9", "product_title": "Storm lantern",
+                                      "old_price": "39.00", "new_price": "29.00", "currency": "USD"}}]))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    for (i, s) in sockets.iter_mut().enumerate() {
+        let n = next_notify(s).await;
+        assert_eq!(n.kind, "product.price_dropped", "watcher {i}");
+    }
 }
 
 #[tokio::test]
@@ -234,6 +380,52 @@ async fn history_over_http_with_the_same_jwt() {
         page["items"].as_array().unwrap().len(),
         1,
         "search finds #2: {page}"
+    );
+    // Category filter and priority sort, as the center's panel asks for them.
+    edge.post_events(json!([{"id": "h-pay", "type": "payment.succeeded", "occurred_at": now_secs(), "user_id": "lea",
+                             "data": {"order_id": "9", "order_number": "#9", "amount": "20.00", "currency": "EUR"}}]))
+        .await;
+    let page: serde_json::Value = get("category=payment", token_for("lea", 60))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds = |page: &serde_json::Value| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kinds(&page), vec!["payment.succeeded"], "{page}");
+    let newest: serde_json::Value = get("", token_for("lea", 60))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&newest)[0],
+        "payment.succeeded",
+        "newest first: {newest}"
+    );
+    let by_priority: serde_json::Value = get("sort=priority", token_for("lea", 60))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&by_priority),
+        vec![
+            "order.shipped",
+            "order.shipped",
+            "order.shipped",
+            "payment.succeeded"
+        ],
+        "the (high) shipments before the (normal) payment: {by_priority}"
     );
     assert_eq!(get("", token_for("lea", -5)).await.unwrap().status(), 401);
     assert_eq!(
@@ -295,6 +487,33 @@ async fn operators_see_live_statistics() {
     assert_eq!(stats["rejections_last_hour"]["unknown_type"], 1, "{stats}");
     assert!(stats["latency"]["count"].as_u64().unwrap() >= 1, "{stats}");
     assert!(stats["sockets"].as_u64().unwrap() >= 1, "{stats}");
+    // Per-minute counts for the last hour, by type and by category, aligned with `minutes`.
+    assert_eq!(stats["minutes"].as_array().unwrap().len(), 60, "{stats}");
+    let total = |series: &serde_json::Value| -> u64 {
+        series
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        total(&stats["events_per_minute"]["order.shipped"]),
+        1,
+        "{stats}"
+    );
+    assert_eq!(
+        total(&stats["notifications_per_minute"]["order"]),
+        1,
+        "{stats}"
+    );
+    assert!(total(&stats["deliveries_per_minute"]) >= 1, "{stats}");
+    // Latency percentiles, in order.
+    let ms = |k: &str| stats["latency"][k].as_f64().unwrap_or(-1.0);
+    assert!(
+        0.0 <= ms("p50_ms") && ms("p50_ms") <= ms("p90_ms") && ms("p90_ms") <= ms("p99_ms"),
+        "{stats}"
+    );
     let metrics = edge
         .http
         .get(edge.url("/metrics"))

@@ -287,3 +287,82 @@ async fn wrong_signatures_are_401_for_every_scheme() {
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn redelivered_webhooks_are_duplicates_also_after_a_restart() {
+    let mut edge = Edge::start().await;
+    let shopify = fixture("shopify/orders_create.rest_order_created.json");
+    let shopify_headers = vec![
+        ("X-Shopify-Topic", "orders/create".to_owned()),
+        ("X-Shopify-Webhook-Id", format!("redeliver-{}", now_secs())),
+        (
+            "X-Shopify-Hmac-Sha256",
+            sign_base64(SHOPIFY_SECRET.as_bytes(), &shopify),
+        ),
+    ];
+    let stripe = fixture("stripe/checkout.session.completed.odoo_captured.json");
+    let stripe_headers = || {
+        vec![(
+            "Stripe-Signature",
+            sign_tidings(STRIPE_SECRET.as_bytes(), now_secs(), &stripe),
+        )]
+    };
+    let status_of = |resp: &serde_json::Value| resp["results"][0]["status"].clone();
+    let (code, first) = edge
+        .post_webhook("shopify", shopify.clone(), &shopify_headers)
+        .await;
+    assert_eq!(
+        (code, status_of(&first)),
+        (200, "accepted".into()),
+        "{first}"
+    );
+    let (code, again) = edge
+        .post_webhook("shopify", shopify.clone(), &shopify_headers)
+        .await;
+    assert_eq!(
+        (code, status_of(&again)),
+        (200, "duplicate".into()),
+        "{again}"
+    );
+    let (_, first) = edge
+        .post_webhook("stripe", stripe.clone(), &stripe_headers())
+        .await;
+    let (_, again) = edge
+        .post_webhook("stripe", stripe.clone(), &stripe_headers())
+        .await;
+    assert_eq!(
+        (status_of(&first), status_of(&again)),
+        ("accepted".into(), "duplicate".into()),
+        "{first} {again}"
+    );
+    // The platforms retry for days: a restart forgets nothing.
+    let persist = edge.persist.clone();
+    edge.stop();
+    let edge2 = Edge::start_on(&persist).await;
+    let (_, after) = edge2
+        .post_webhook("shopify", shopify.clone(), &shopify_headers)
+        .await;
+    assert_eq!(status_of(&after), "duplicate", "{after}");
+    let (_, after) = edge2
+        .post_webhook("stripe", stripe.clone(), &stripe_headers())
+        .await;
+    assert_eq!(status_of(&after), "duplicate", "{after}");
+    // One notification for the order's customer, not three.
+    let mut socket = edge2.connect("shopify:1073339475").await;
+    let (_, items) = socket.hello(0).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    // Oversize platform bodies are refused before any decoding.
+    let big = vec![b' '; 1024 * 1024 + 10];
+    let headers = vec![
+        ("X-Shopify-Topic", "orders/create".to_owned()),
+        (
+            "X-Shopify-Hmac-Sha256",
+            sign_base64(SHOPIFY_SECRET.as_bytes(), &big),
+        ),
+    ];
+    let (code, resp) = edge2.post_webhook("shopify", big, &headers).await;
+    assert_eq!(code, 413, "{resp}");
+    drop(edge2);
+    drop(edge);
+    let _ = std::fs::remove_dir_all(&persist);
+}

@@ -100,7 +100,8 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
     center
 }
 
-/// Mounts watch buttons into every `.product[data-sku]` card of the page.
+/// Mounts watch buttons into every `.product[data-sku]` card of the page (`data-product-id`
+/// names the product for price drops; without it the SKU does).
 pub fn mount_watch_buttons(center: Center) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
         return;
@@ -121,9 +122,13 @@ pub fn mount_watch_buttons(center: Center) {
         else {
             continue;
         };
+        let product = card
+            .get_attribute("data-product-id")
+            .filter(|p| !p.is_empty() && p.len() <= 190)
+            .unwrap_or_else(|| sku.clone());
         let handle = leptos::mount::mount_to(
             card,
-            move || view! { <WatchButtons center=center sku=sku /> },
+            move || view! { <WatchButtons center=center sku=sku product=product /> },
         );
         handle.forget();
     }

@@ -552,7 +552,9 @@ async fn watch_buttons_toggle_and_reflect_topics() {
     let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
     center.set_sender(Some(tx));
     let _h = leptos::mount::mount_to(root.clone(), move || {
-        view! { <tidings_web::components::WatchButtons center=center sku="sku-mug".to_string() /> }
+        view! {
+            <tidings_web::components::WatchButtons center=center sku="sku-mug".to_string() product="p-mug".to_string() />
+        }
     });
     settle().await;
     let stock: web_sys::HtmlElement = root
@@ -577,8 +579,9 @@ async fn watch_buttons_toggle_and_reflect_topics() {
         rx.try_recv().unwrap(),
         r#"{"type":"unwatch","topic":"stock:sku-mug"}"#
     );
+    // Price drops are watched per product.
     center.on_frame(ServerFrame::Topics {
-        topics: vec!["price:sku-mug".into()],
+        topics: vec!["price:p-mug".into()],
     });
     settle().await;
     let price = root

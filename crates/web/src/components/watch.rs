@@ -5,13 +5,16 @@ use leptos::prelude::*;
 use crate::center::Center;
 use crate::i18n::{self, Text};
 
-/// Two toggle buttons for product `sku`: topics `stock:<sku>` and `price:<sku>`.
+/// Two toggle buttons for a product card: topics `stock:<sku>` (restocks are per SKU) and
+/// `price:<product id>` (price drops are per product, as the default rules route them).
 #[component]
 pub fn WatchButtons(
     /// The center's state.
     center: Center,
     /// The product's SKU (`data-sku`).
     sku: String,
+    /// The product's id (`data-product-id`; the SKU when the card has none).
+    product: String,
 ) -> impl IntoView {
     let locale = center.locale;
     let button = move |topic: String, on: Text, off: Text, class: &'static str| {
@@ -29,7 +32,7 @@ pub fn WatchButtons(
     view! {
         <div class="tidings-watch">
             {button(format!("stock:{sku}"), Text::WatchStock, Text::UnwatchStock, "tidings-watch-stock")}
-            {button(format!("price:{sku}"), Text::WatchPrice, Text::UnwatchPrice, "tidings-watch-price")}
+            {button(format!("price:{product}"), Text::WatchPrice, Text::UnwatchPrice, "tidings-watch-price")}
         </div>
     }
 }
