@@ -582,3 +582,46 @@ async fn cors_only_for_configured_origins() {
         .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn quiet_hours_hold_all_but_urgent_until_the_alarm_releases_them() {
+    let edge = Edge::start().await;
+    // Quiet hours from this UTC minute to the next, with enough of the minute left to post in.
+    if now_secs() % 60 > 45 {
+        tokio::time::sleep(Duration::from_secs((61 - now_secs() % 60) as u64)).await;
+    }
+    let minute = (now_secs() / 60) % 1440;
+    let mut socket = edge.connect("quinn").await;
+    socket.hello(0).await;
+    socket
+        .send(json!({"type": "prefs", "prefs": {"utc_offset_minutes": 0,
+                     "quiet_hours": {"start_minute": minute, "end_minute": (minute + 1) % 1440}}}))
+        .await;
+    while !matches!(socket.next().await, ServerFrame::Prefs { .. }) {}
+    edge.post_events(json!([
+        shipped("q-1", "quinn", 1),
+        {"id": "q-2", "type": "payment.failed", "occurred_at": now_secs(), "user_id": "quinn",
+         "data": {"order_id": "2", "order_number": "#2", "amount": "42.00", "currency": "EUR", "message": "card declined"}}
+    ]))
+    .await;
+    assert_eq!(
+        next_notify(&mut socket).await.kind,
+        "payment.failed",
+        "urgent items are not held"
+    );
+    let early = drain(&mut socket, 1500).await;
+    assert!(
+        !early
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Notify { .. })),
+        "the shipment waits for the end of quiet hours: {early:?}"
+    );
+    // The Inbox's alarm releases it when quiet hours end, at the next minute.
+    let wait = (60 - now_secs() % 60 + 10) as u64;
+    match socket.next_within(Duration::from_secs(wait)).await {
+        Some(ServerFrame::Notify { notification }) => {
+            assert_eq!(notification.kind, "order.shipped")
+        }
+        other => panic!("expected the held shipment within {wait} s, got {other:?}"),
+    }
+}
