@@ -29,6 +29,15 @@ pub const WOOCOMMERCE_SECRET: &str = "dev-woocommerce-secret-not-for-production"
 /// The dev subscriber secret.
 pub const SUBSCRIBER_SECRET: &str = "dev-subscriber-secret-not-for-production";
 
+/// Every secret of crates/edge/.dev.vars, for tests that no response or log line contains one.
+pub const SECRETS: [&str; 5] = [
+    INGEST_SECRET,
+    SHOPIFY_SECRET,
+    STRIPE_SECRET,
+    WOOCOMMERCE_SECRET,
+    SUBSCRIBER_SECRET,
+];
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -161,6 +170,11 @@ impl Edge {
             self.port,
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
+    }
+
+    /// Everything wrangler dev and the Worker printed so far (log level warn: warnings, errors).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Stops workerd (the persist folder stays).

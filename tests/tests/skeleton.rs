@@ -90,8 +90,13 @@ async fn bad_signatures_and_tokens_are_refused() {
         ),
         ("garbage", Some("t=abc,v1=zz".to_owned())),
     ];
+    // What a leaky error message would show: the signature that would have been right.
+    let right = tidings_core::signature::sign_tidings(INGEST_SECRET.as_bytes(), t, &body);
+    let right_hex = right.split("v1=").nth(1).unwrap().to_owned();
+    let mut answers = Vec::new();
     for (name, sig) in cases {
         let (status, resp) = edge.post_events_raw(body.clone(), sig).await;
+        answers.push(resp.to_string());
         assert_eq!(status, 401, "{name}: {resp}");
         assert!(
             resp["error"]["code"]
@@ -122,6 +127,22 @@ async fn bad_signatures_and_tokens_are_refused() {
             .await
             .unwrap();
         assert_eq!(resp.status(), 401, "token {token:?}");
+        answers.push(resp.text().await.unwrap());
+    }
+    // No secret (nor the signature it would have given) in any answer or in the edge's log.
+    let log = edge.log_text();
+    for secret in tidings_e2e::SECRETS
+        .iter()
+        .copied()
+        .chain([right_hex.as_str()])
+    {
+        for answer in &answers {
+            assert!(
+                !answer.contains(secret),
+                "an answer leaks a secret: {answer}"
+            );
+        }
+        assert!(!log.contains(secret), "the edge's log leaks a secret");
     }
 }
 

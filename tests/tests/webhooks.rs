@@ -270,10 +270,31 @@ async fn wrong_signatures_are_401_for_every_scheme() {
             ],
         ),
     ];
+    // The signatures that would have been right must not show in an answer either.
+    let right = [
+        sign_base64(SHOPIFY_SECRET.as_bytes(), &body),
+        sign_base64(WOOCOMMERCE_SECRET.as_bytes(), &body),
+    ];
     for (platform, headers) in cases {
         let (status, resp) = edge.post_webhook(platform, body.clone(), &headers).await;
         assert_eq!(status, 401, "{platform} {headers:?}: {resp}");
+        let text = resp.to_string();
+        for secret in tidings_e2e::SECRETS
+            .iter()
+            .copied()
+            .chain(right.iter().map(String::as_str))
+        {
+            assert!(
+                !text.contains(secret),
+                "{platform}: the answer leaks a secret: {text}"
+            );
+        }
     }
+    let log = edge.log_text();
+    assert!(
+        !tidings_e2e::SECRETS.iter().any(|s| log.contains(s)),
+        "the edge's log leaks a secret"
+    );
     // Nothing reached the order's customer.
     let mut socket = edge.connect("shopify:1073339475").await;
     assert_eq!(socket.hello(0).await.1.len(), 0);
