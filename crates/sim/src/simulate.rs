@@ -573,8 +573,81 @@ mod tests {
         assert!(
             lines
                 .iter()
-                .any(|l| l.contains("order.created") && l.contains(id))
-                || lines.len() == 200
+                .any(|l| l.contains("order.created") && l.contains(id)),
+            "no order for {id}"
         );
+    }
+
+    /// A long story, sent through core exactly as the edge would take it: every event is
+    /// accepted and notifies someone under the default rules, every kind the store promises
+    /// happens, and each order moves forward (created → paid → shipped → in transit → delivered,
+    /// or refunded / cancelled), never back.
+    #[test]
+    fn the_story_is_accepted_by_the_default_rules_and_orders_move_forward() {
+        use std::collections::{BTreeSet, HashMap};
+        use tidings_core::ingest::{decode_batch, Limits};
+        use tidings_core::rules::RuleSet;
+        let mut store = Store::new(11, vec!["alice".into(), "bob".into()], "t".into(), 5.0);
+        let rules = RuleSet::default_rules();
+        let mut kinds = BTreeSet::new();
+        let mut stage: HashMap<String, u8> = HashMap::new();
+        let rank = |kind: &str| match kind {
+            "order.created" => Some(0),
+            "order.paid" | "payment.succeeded" | "payment.failed" => Some(1),
+            "order.shipped" => Some(2),
+            "order.in_transit" => Some(3),
+            "order.delivered" => Some(4),
+            "order.refunded" | "order.cancelled" => Some(5),
+            _ => None,
+        };
+        let mut last_t = 0;
+        for n in 0..3000 {
+            let (t, action) = store.next();
+            assert!(t >= last_t, "time never goes back");
+            last_t = t;
+            let Action::Send(p) = action else { continue };
+            kinds.insert(p.kind);
+            let mut event = json!({"id": format!("e{n}"), "type": p.kind,
+                                   "occurred_at": 1_790_000_000 + t / 1000, "data": p.data});
+            if let Some(user) = &p.user {
+                event["user_id"] = json!(user);
+            }
+            let body = serde_json::to_vec(&json!({ "events": [event] })).unwrap();
+            let decoded = decode_batch(&body, &Limits::default()).expect("a valid batch");
+            let event = match decoded.into_iter().next() {
+                Some(Ok(e)) => e,
+                other => panic!("{} was not accepted: {other:?}", p.kind),
+            };
+            let applied = rules.apply(&event, 1_790_000_000_000 + t as i64);
+            assert!(applied.errors.is_empty(), "{}: {:?}", p.kind, applied.errors);
+            assert!(!applied.outcomes.is_empty(), "{} matched no rule", p.kind);
+            let order = event.data.get("order_id").and_then(|v| v.as_str());
+            if let (Some(r), Some(order)) = (rank(p.kind), order) {
+                let before = stage.insert(order.to_string(), r).unwrap_or(0);
+                assert!(
+                    r >= before,
+                    "order {order} went from stage {before} back to {r} ({})",
+                    p.kind
+                );
+            }
+        }
+        assert!(stage.len() >= 20, "only {} orders in the story", stage.len());
+        for kind in [
+            "order.created",
+            "order.paid",
+            "payment.succeeded",
+            "payment.failed",
+            "order.shipped",
+            "order.in_transit",
+            "order.delivered",
+            "order.refunded",
+            "order.cancelled",
+            "cart.abandoned",
+            "inventory.restocked",
+            "product.price_dropped",
+            "promo.announced",
+        ] {
+            assert!(kinds.contains(kind), "the story never has {kind}: {kinds:?}");
+        }
     }
 }
