@@ -929,6 +929,34 @@ mod props {
     }
 
     proptest! {
+        /// Arbitrary bytes, and a valid batch with bytes flipped or cut off, decode to an error
+        /// or to verdicts (never more than the batch limit), never a panic.
+        #[test]
+        fn arbitrary_and_damaged_batches_never_panic(
+            bytes in prop::collection::vec(any::<u8>(), 0..512),
+            body in batch_body(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let limits = Limits { max_body_bytes: 4096, max_events: 4, max_event_bytes: 140, max_id_chars: 64 };
+            if let Ok(items) = decode_batch(&bytes, &limits) {
+                prop_assert!(items.len() <= limits.max_events);
+            }
+            let mut damaged = body.into_bytes();
+            if !damaged.is_empty() {
+                for (at, byte) in flips {
+                    let i = at.index(damaged.len());
+                    damaged[i] = byte;
+                }
+                damaged.truncate(cut.index(damaged.len() + 1));
+            }
+            if let Ok(items) = decode_batch(&damaged, &limits) {
+                prop_assert!(items.len() <= limits.max_events);
+            }
+        }
+    }
+
+    proptest! {
         #[test]
         fn one_pass_batches_decode_like_two_passes(body in batch_body()) {
             let limits = Limits { max_body_bytes: 4096, max_events: 4, max_event_bytes: 140, max_id_chars: 64 };

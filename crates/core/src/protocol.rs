@@ -480,3 +480,87 @@ mod tests {
         assert_eq!(ServerFrame::decode(&f.encode()).unwrap(), f);
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text shaped like frames: a known or unknown type and a few members of any JSON kind.
+    fn frame_like() -> impl Strategy<Value = String> {
+        let kind = prop::sample::select(vec![
+            "hello",
+            "mark",
+            "mark_all_read",
+            "prefs",
+            "watch",
+            "unwatch",
+            "ping",
+            "welcome",
+            "notify",
+            "synced",
+            "changed",
+            "reset",
+            "error",
+            "pong",
+            "topics",
+            "x",
+        ]);
+        let key = prop::sample::select(vec![
+            "v",
+            "after",
+            "ids",
+            "state",
+            "before",
+            "prefs",
+            "topic",
+            "head",
+            "notification",
+            "version",
+            "user",
+            "oldest",
+            "code",
+            "message",
+            "topics",
+            "changes_after",
+        ]);
+        let value = prop::sample::select(vec![
+            "0",
+            "1",
+            "-1",
+            "1e400",
+            "18446744073709551616",
+            "\"read\"",
+            "\"\"",
+            "null",
+            "true",
+            "[]",
+            "[\"a\"]",
+            "{}",
+            "{\"muted\":[\"promo\"]}",
+            "\"\\u0000\"",
+        ]);
+        (kind, prop::collection::vec((key, value), 0..5)).prop_map(|(kind, members)| {
+            let mut text = format!("{{\"type\":\"{kind}\"");
+            for (k, v) in members {
+                text.push_str(&format!(",\"{k}\":{v}"));
+            }
+            text.push('}');
+            text
+        })
+    }
+
+    proptest! {
+        /// Any text, frame-shaped or not, decodes to a frame or a clear error, never a panic;
+        /// whatever decodes reads back the same after `encode`.
+        #[test]
+        fn frames_decode_or_fail_cleanly(text in prop_oneof![any::<String>(), frame_like()]) {
+            if let Ok(frame) = ClientFrame::decode(&text) {
+                prop_assert_eq!(ClientFrame::decode(&frame.encode()).ok(), Some(frame));
+            }
+            if let Ok(frame) = ServerFrame::decode(&text) {
+                prop_assert_eq!(ServerFrame::decode(&frame.encode()).ok(), Some(frame));
+            }
+        }
+    }
+}

@@ -619,7 +619,12 @@ mod tests {
                 other => panic!("{} was not accepted: {other:?}", p.kind),
             };
             let applied = rules.apply(&event, 1_790_000_000_000 + t as i64);
-            assert!(applied.errors.is_empty(), "{}: {:?}", p.kind, applied.errors);
+            assert!(
+                applied.errors.is_empty(),
+                "{}: {:?}",
+                p.kind,
+                applied.errors
+            );
             assert!(!applied.outcomes.is_empty(), "{} matched no rule", p.kind);
             let order = event.data.get("order_id").and_then(|v| v.as_str());
             if let (Some(r), Some(order)) = (rank(p.kind), order) {
@@ -631,7 +636,11 @@ mod tests {
                 );
             }
         }
-        assert!(stage.len() >= 20, "only {} orders in the story", stage.len());
+        assert!(
+            stage.len() >= 20,
+            "only {} orders in the story",
+            stage.len()
+        );
         for kind in [
             "order.created",
             "order.paid",
@@ -647,7 +656,10 @@ mod tests {
             "product.price_dropped",
             "promo.announced",
         ] {
-            assert!(kinds.contains(kind), "the story never has {kind}: {kinds:?}");
+            assert!(
+                kinds.contains(kind),
+                "the story never has {kind}: {kinds:?}"
+            );
         }
     }
 }
