@@ -14,7 +14,6 @@ use std::rc::Rc;
 
 use futures_channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 use tidings_core::inbox::Inbox;
 use tidings_core::notification::{Locale, Notification, Priority, ReadState};
 use tidings_core::prefs::Preferences;
@@ -27,8 +26,7 @@ use crate::store::Store;
 use crate::tabs::{Role, TabMessage};
 
 /// Connection status shown in the panel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Connecting or waiting to reconnect.
     Reconnecting,
