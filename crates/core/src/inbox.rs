@@ -954,6 +954,32 @@ impl Inbox {
         ids.iter().filter_map(|id| self.remove(id)).collect()
     }
 
+    /// What retention drops to keep at most `cap` items: archived items first, then read
+    /// ones, then unread ones; within each, the oldest (`created_at`, then `seq`) first.
+    /// Returns their ids (none when there are `cap` or fewer).
+    pub fn over_retention(&self, cap: usize) -> Vec<String> {
+        let excess = self.entries.len().saturating_sub(cap);
+        if excess == 0 {
+            return Vec::new();
+        }
+        let rank = |s: ReadState| match s {
+            ReadState::Archived => 0u8,
+            ReadState::Read => 1,
+            ReadState::Unread => 2,
+        };
+        let mut order: Vec<(u8, Millis, u64, usize)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (rank(e.note.state), e.note.created_at, e.note.seq, i))
+            .collect();
+        order.sort_unstable();
+        order[..excess]
+            .iter()
+            .map(|&(.., i)| self.entries[i].note.id.clone())
+            .collect()
+    }
+
     /// Unread items stored (the badge).
     pub fn unread(&self) -> usize {
         self.unread.iter().sum()
@@ -1041,6 +1067,35 @@ mod tests {
 
     fn ids(page: &Page<'_>) -> Vec<String> {
         page.items.iter().map(|n| n.id.clone()).collect()
+    }
+
+    #[test]
+    fn retention_drops_archived_then_oldest_read_then_oldest_unread() {
+        let mut inbox = Inbox::new();
+        // n0..n9, created in order; n2 and n7 archived, n1, n4 and n8 read.
+        for i in 0..10u64 {
+            let mut n = note(&format!("n{i}"), i + 1, 1_000 * i as Millis);
+            n.state = match i {
+                2 | 7 => ReadState::Archived,
+                1 | 4 | 8 => ReadState::Read,
+                _ => ReadState::Unread,
+            };
+            inbox.upsert(n);
+        }
+        assert!(inbox.over_retention(10).is_empty());
+        assert!(inbox.over_retention(99).is_empty());
+        assert_eq!(inbox.over_retention(9), vec!["n2"]);
+        assert_eq!(inbox.over_retention(6), vec!["n2", "n7", "n1", "n4"]);
+        assert_eq!(
+            inbox.over_retention(3),
+            vec!["n2", "n7", "n1", "n4", "n8", "n0", "n3"]
+        );
+        assert_eq!(inbox.over_retention(0).len(), 10);
+        // Same created_at: the lower seq is older.
+        let mut tie = Inbox::new();
+        tie.upsert(note("late", 9, 5));
+        tie.upsert(note("early", 3, 5));
+        assert_eq!(tie.over_retention(1), vec!["early"]);
     }
 
     fn texts(en: &str, zh: &str, body_en: &str, body_zh: &str) -> Notification {

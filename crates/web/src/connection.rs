@@ -166,17 +166,15 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         if is_synced && !synced {
             synced = true;
             center.set_missed(missed);
-            if let Some(store) = &store {
-                match store.enforce_retention(RETENTION).await {
-                    Ok(0) | Err(_) => {}
-                    Ok(_) => {
-                        // What the panel holds follows what is stored.
-                        if let Ok(items) = store.all().await {
-                            let mut inbox = tidings_core::inbox::Inbox::new();
-                            inbox.extend(items);
-                            center.inbox.set(inbox);
+            // Retention: what core's policy drops from the history held, also from IndexedDB.
+            let drop = center.inbox.with_untracked(|i| i.over_retention(RETENTION));
+            if let (Some(store), false) = (&store, drop.is_empty()) {
+                if store.delete(&drop).await.is_ok() {
+                    center.inbox.update(|i| {
+                        for id in &drop {
+                            i.remove(id);
                         }
-                    }
+                    });
                 }
             }
         }

@@ -20,8 +20,9 @@
 //!   out-of-order frame never rolls an item back.
 //! * **`seq` index** gives [`Store::all`] the log order without sorting in Rust.
 //!   `created_at`, `category` and `state` let views query by age, tab and
-//!   read state (e.g. count unread) without a full scan; retention reads only
-//!   the few fields it ranks by.
+//!   read state (e.g. count unread) without a full scan. Retention deletes what
+//!   core's policy picks from the center's in-memory view, without reading the
+//!   store back.
 //! * **Numbers, never BigInt.** Values go through `serde-wasm-bindgen`'s default
 //!   serializer (the one `indexed_db_futures` uses), which writes `u64`/`i64` as
 //!   JS numbers when they are safe integers (|n| ≤ 2⁵³ − 1) and fails otherwise.
@@ -56,10 +57,8 @@ use indexed_db_futures::error::{Error as IdbError, OpenDbError};
 use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionMode};
-use serde::Deserialize;
 use tidings_core::notification::{Notification, ReadState};
 use tidings_core::prefs::Preferences;
-use tidings_core::time::Millis;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -145,8 +144,8 @@ impl fmt::Display for StoreError {
             ),
             StoreError::QuotaExceeded => write!(
                 f,
-                "the browser's storage quota for this site is full; call enforce_retention with a \
-                 smaller cap or clear this site's data"
+                "the browser's storage quota for this site is full; lower the retention cap \
+                 (connection::RETENTION) or clear this site's data"
             ),
             StoreError::OutOfRange { what, value } => write!(
                 f,
@@ -243,17 +242,6 @@ impl fmt::Debug for Store {
             .field("version", &self.inner.raw.version())
             .finish()
     }
-}
-
-/// The fields retention needs, read without decoding whole notifications.
-#[derive(Deserialize)]
-struct RetentionKey {
-    id: String,
-    #[serde(default)]
-    seq: u64,
-    created_at: Millis,
-    #[serde(default)]
-    state: ReadState,
 }
 
 impl Store {
@@ -519,44 +507,25 @@ impl Store {
         Ok(frames)
     }
 
-    /// Keeps at most `cap` notifications: drops archived ones first (oldest
-    /// first), then the oldest read ones, then the oldest of the rest.
-    /// "Oldest" means smallest `created_at`, then smallest `seq`. Returns how
-    /// many were removed.
-    pub async fn enforce_retention(&self, cap: usize) -> Result<usize, StoreError> {
-        const OP: &str = "enforce_retention";
+    /// Deletes the notifications `ids` (unknown ids are fine), in one transaction. Retention
+    /// deletes what core's policy ([`tidings_core::inbox::Inbox::over_retention`]: archived
+    /// first, then the oldest read, then the oldest unread) picks from the center's in-memory
+    /// view of the store.
+    pub async fn delete(&self, ids: &[String]) -> Result<(), StoreError> {
+        const OP: &str = "delete";
+        if ids.is_empty() {
+            return Ok(());
+        }
         let tx = self.tx(&[NOTIFICATIONS], TransactionMode::Readwrite, OP)?;
         let store = tx.object_store(NOTIFICATIONS).map_err(idb(OP))?;
-        let mut keys = store
-            .get_all::<RetentionKey>()
-            .serde()
-            .map_err(idb(OP))?
-            .await
-            .map_err(idb(OP))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(idb(OP))?;
-        if keys.len() <= cap {
-            commit(tx, OP).await?;
-            return Ok(0);
-        }
-        let excess = keys.len() - cap;
-        let rank = |s: ReadState| match s {
-            ReadState::Archived => 0u8,
-            ReadState::Read => 1,
-            ReadState::Unread => 2,
-        };
-        keys.sort_by(|a, b| {
-            (rank(a.state), a.created_at, a.seq).cmp(&(rank(b.state), b.created_at, b.seq))
-        });
-        let mut deletes = Vec::with_capacity(excess);
-        for k in &keys[..excess] {
-            deletes.push(store.delete(k.id.as_str()).primitive().map_err(idb(OP))?);
+        let mut deletes = Vec::with_capacity(ids.len());
+        for id in ids {
+            deletes.push(store.delete(id.as_str()).primitive().map_err(idb(OP))?);
         }
         for d in deletes {
             d.await.map_err(idb(OP))?;
         }
-        commit(tx, OP).await?;
-        Ok(excess)
+        commit(tx, OP).await
     }
 
     /// Forgets what came from the server, for the protocol's `reset`: every
