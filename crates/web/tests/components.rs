@@ -284,6 +284,44 @@ async fn markup_in_text_renders_as_text() {
 }
 
 #[wasm_bindgen_test]
+async fn clicking_an_item_marks_it_read_with_or_without_a_link() {
+    let m = mount(Locale::En);
+    let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
+    m.center.set_sender(Some(tx));
+    let mut linked = note("e:link", 2, "Shipped");
+    linked.link = Some("/orders/1".into());
+    m.feed(linked);
+    m.feed(note("e:plain", 1, "Password changed"));
+    m.open().await;
+    let item = |id: &str| m.q(&format!(".tidings-item[data-id='{id}']")).unwrap();
+    let link = item("e:link")
+        .query_selector("a.tidings-title")
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.get_attribute("href").as_deref(), Some("/orders/1"));
+    // Keep the test page where it is; the click handler still runs.
+    let stay =
+        wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| {
+            e.prevent_default()
+        });
+    link.add_event_listener_with_callback("click", stay.as_ref().unchecked_ref())
+        .unwrap();
+    link.unchecked_ref::<web_sys::HtmlElement>().click();
+    settle().await;
+    assert!(rx.try_recv().unwrap().contains("e:link"));
+    let plain = item("e:plain");
+    let title: web_sys::HtmlElement = plain
+        .query_selector("button.tidings-title")
+        .unwrap()
+        .expect("a link-less title is a button")
+        .unchecked_into();
+    title.click();
+    settle().await;
+    assert!(rx.try_recv().unwrap().contains("e:plain"));
+    assert_eq!(m.center.unread(), 0);
+}
+
+#[wasm_bindgen_test]
 async fn dialog_focus_and_escape() {
     let m = mount(Locale::En);
     m.open().await;

@@ -54,8 +54,9 @@ pub fn Item(
                     Some(href) => view! {
                         <a class="tidings-title" href=href on:click=open_item>{title_text}</a>
                     }.into_any(),
+                    // Without a link, clicking the title still marks the item read.
                     None => view! {
-                        <span class="tidings-title">{title_text}</span>
+                        <button type="button" class="tidings-title tidings-title-plain" on:click=open_item>{title_text}</button>
                     }.into_any(),
                 }}
                 <p class="tidings-body">{move || body.get(locale.get()).to_owned()}</p>
