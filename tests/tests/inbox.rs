@@ -357,25 +357,22 @@ async fn history_over_http_with_the_same_jwt() {
         shipped("h-3", "lea", 3)
     ]))
     .await;
+    // One page of `GET /v1/inbox?<query>` as `user` sees it.
+    let inbox_page = |query: &str, user: &str| {
+        let (path, token) = (format!("/v1/inbox?{query}"), token_for(user, 60));
+        let edge = &edge;
+        async move { edge.get_json_as(&path, &token).await }
+    };
+    // The bare request, for its status.
     let get = |query: &str, token: String| {
         edge.http
             .get(edge.url(&format!("/v1/inbox?{query}")))
             .header("Authorization", format!("Bearer {token}"))
             .send()
     };
-    let page: serde_json::Value = get("after=1&limit=10", token_for("lea", 60))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = inbox_page("after=1&limit=10", "lea").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
-    let page: serde_json::Value = get("q=%232&limit=10", token_for("lea", 60))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = inbox_page("q=%232&limit=10", "lea").await;
     assert_eq!(
         page["items"].as_array().unwrap().len(),
         1,
@@ -385,12 +382,7 @@ async fn history_over_http_with_the_same_jwt() {
     edge.post_events(json!([{"id": "h-pay", "type": "payment.succeeded", "occurred_at": now_secs(), "user_id": "lea",
                              "data": {"order_id": "9", "order_number": "#9", "amount": "20.00", "currency": "EUR"}}]))
         .await;
-    let page: serde_json::Value = get("category=payment", token_for("lea", 60))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = inbox_page("category=payment", "lea").await;
     let kinds = |page: &serde_json::Value| {
         page["items"]
             .as_array()
@@ -400,23 +392,13 @@ async fn history_over_http_with_the_same_jwt() {
             .collect::<Vec<_>>()
     };
     assert_eq!(kinds(&page), vec!["payment.succeeded"], "{page}");
-    let newest: serde_json::Value = get("", token_for("lea", 60))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let newest = inbox_page("", "lea").await;
     assert_eq!(
         kinds(&newest)[0],
         "payment.succeeded",
         "newest first: {newest}"
     );
-    let by_priority: serde_json::Value = get("sort=priority", token_for("lea", 60))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_priority = inbox_page("sort=priority", "lea").await;
     assert_eq!(
         kinds(&by_priority),
         vec![
@@ -436,12 +418,7 @@ async fn history_over_http_with_the_same_jwt() {
         400
     );
     // Another user's token sees only their own (empty) inbox.
-    let page: serde_json::Value = get("", token_for("mallory", 60))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = inbox_page("", "mallory").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 0);
 }
 

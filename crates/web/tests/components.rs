@@ -65,6 +65,15 @@ fn mount(locale: Locale) -> Mounted {
     }
 }
 
+/// Two centers on one (fresh) shopper's tab channel, as two tabs of one browser.
+fn two_tabs() -> (Mounted, Mounted) {
+    let user = format!("tabs-{}", (js_sys::Math::random() * 1e9) as u64);
+    let (a, b) = (mount(Locale::En), mount(Locale::En));
+    a.center.join_tabs(&user);
+    b.center.join_tabs(&user);
+    (a, b)
+}
+
 async fn settle() {
     for _ in 0..3 {
         leptos::task::tick().await;
@@ -440,11 +449,7 @@ async fn urgent_item_raises_dismissable_toast_when_live() {
 
 #[wasm_bindgen_test]
 async fn changes_from_other_tabs_apply_within_200ms() {
-    let user = format!("tabs-{}", (js_sys::Math::random() * 1e9) as u64);
-    let a = mount(Locale::En);
-    let b = mount(Locale::En);
-    a.center.join_tabs(&user);
-    b.center.join_tabs(&user);
+    let (a, b) = two_tabs();
     for m in [&a, &b] {
         m.feed(note("e:1", 1, "One"));
     }
@@ -475,11 +480,7 @@ async fn a_follower_tab_hears_the_edge_through_the_leader_and_sends_through_it()
     use futures_util::StreamExt;
     use tidings_web::center::Status;
     use tidings_web::tabs::Role;
-    let user = format!("lead-{}", (js_sys::Math::random() * 1e9) as u64);
-    let leader = mount(Locale::En);
-    let follower = mount(Locale::En);
-    leader.center.join_tabs(&user);
-    follower.center.join_tabs(&user);
+    let (leader, follower) = two_tabs();
     leader.center.set_role(Role::Leader);
     follower.center.set_role(Role::Follower);
     let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
