@@ -78,19 +78,29 @@ fn free_port() -> u16 {
 impl Edge {
     /// Starts a fresh edge with an empty persist folder.
     pub async fn start() -> Edge {
+        Edge::start_with_vars(&[]).await
+    }
+
+    /// Starts a fresh edge with extra variables (`wrangler dev --var NAME:VALUE`),
+    /// e.g. a custom rules file in `TIDINGS_RULES`.
+    pub async fn start_with_vars(vars: &[(&str, &str)]) -> Edge {
         let persist = std::env::temp_dir().join(format!(
             "tidings-e2e-{}-{}",
             std::process::id(),
             free_port()
         ));
         std::fs::create_dir_all(&persist).expect("temp dir");
-        let mut edge = Edge::start_on(&persist).await;
+        let mut edge = Edge::launch(&persist, vars).await;
         edge.owns_persist = true;
         edge
     }
 
     /// Starts an edge on an existing persist folder (to test restarts).
     pub async fn start_on(persist: &Path) -> Edge {
+        Edge::launch(persist, &[]).await
+    }
+
+    async fn launch(persist: &Path, vars: &[(&str, &str)]) -> Edge {
         let port = free_port();
         let root = root();
         let log_path = persist.join(format!("wrangler-{port}.log"));
@@ -111,6 +121,10 @@ impl Edge {
             ])
             .arg("--persist-to")
             .arg(persist)
+            .args(
+                vars.iter()
+                    .flat_map(|(name, value)| ["--var".to_owned(), format!("{name}:{value}")]),
+            )
             .args([
                 "--show-interactive-dev-session=false",
                 "--log-level",
@@ -157,7 +171,8 @@ impl Edge {
                 .send()
                 .await
             {
-                Ok(r) if r.status() == 200 => return,
+                // 503: up, and saying what is wrong with its configuration (tests read it).
+                Ok(r) if r.status() == 200 || r.status() == 503 => return,
                 Ok(r) => last = format!("status {}", r.status()),
                 Err(e) => last = e.to_string(),
             }

@@ -8,18 +8,20 @@
 //! - `test`: install what is missing, then run every suite and print one line each.
 //! - `send <file.json> [--edge URL]`: sign a file of events with the dev secret and post it.
 //! - `bundle [--dev] [--out DIR]`: the embeddable center alone into `dist-embed/`, with sizes.
+//! - `rules check <file.toml>`: every problem of a rules file, before it is deployed.
 //! - `install`: only the install step.
 //!
 //! # Layout
 //! - [`install`]: idempotent tool installation with version checks.
 //! - [`procs`]: child processes in their own groups, stopped together.
-//! - [`dev`], [`test`], [`send`], [`bundle`]: the commands.
+//! - [`dev`], [`test`], [`send`], [`bundle`], [`rules`]: the commands.
 
 mod bundle;
 mod dev;
 mod fuzz;
 mod install;
 mod procs;
+mod rules;
 mod send;
 mod test;
 
@@ -34,9 +36,10 @@ fn main() -> ExitCode {
         Some("send") => send::run(&args[1..]),
         Some("bundle") => bundle::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("rules") => rules::run(&args[1..]),
         Some("install") => install::all(install::Need::everything()),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|send|bundle|fuzz|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only native|wasm|web|e2e|browser]\n  fuzz [--seconds N] [--only TARGET]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  bundle [--dev] [--out DIR]\n  install");
+            eprintln!("usage: cargo xtask <dev|test|send|bundle|fuzz|rules|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only native|wasm|web|e2e|browser]\n  fuzz [--seconds N] [--only TARGET]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  bundle [--dev] [--out DIR]\n  rules check <rules.toml>\n  install");
             return ExitCode::from(2);
         }
     };

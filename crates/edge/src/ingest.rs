@@ -25,10 +25,6 @@ use tidings_core::time::Millis;
 /// The source name of `POST /v1/events` in the ops view.
 const SOURCE: &str = "events";
 
-thread_local! {
-    static RULES: RuleSet = RuleSet::default_rules();
-}
-
 /// The 202 body: one verdict per event, in order.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IngestResponse {
@@ -74,6 +70,9 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
         let msg = e.to_string();
         stats::report(env, Report::refused(SOURCE, e.code(), &msg, None, now)).await;
         return error(401, e.code(), &msg);
+    }
+    if let Some(refusal) = crate::rules::current(env).refusal() {
+        return refusal;
     }
     let items = match decode_batch(&body, &limits) {
         Ok(items) => items,
@@ -172,27 +171,33 @@ pub async fn route_events(
     let mut per_user: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
     let mut per_topic: BTreeMap<String, Vec<(usize, Delivery)>> = BTreeMap::new();
     let mut kinds: Vec<String> = Vec::with_capacity(events.len());
-    RULES.with(|rules| {
-        for (index, event) in events.into_iter().enumerate() {
-            let event = match event {
-                Ok(e) => e,
-                Err(v) => {
-                    slots.push(Slot::Done(v));
-                    kinds.push(String::new());
-                    continue;
-                }
-            };
-            kinds.push(event.kind.clone());
-            slots.push(plan_event(
-                rules,
-                event,
-                index,
-                now,
-                &mut per_user,
-                &mut per_topic,
-            ));
+    let loaded = crate::rules::current(env);
+    let rules = match &loaded.set {
+        Ok(set) => set,
+        Err(_) => {
+            let why = loaded.problem().unwrap_or_default();
+            return Err(worker::Error::RustError(why));
         }
-    });
+    };
+    for (index, event) in events.into_iter().enumerate() {
+        let event = match event {
+            Ok(e) => e,
+            Err(v) => {
+                slots.push(Slot::Done(v));
+                kinds.push(String::new());
+                continue;
+            }
+        };
+        kinds.push(event.kind.clone());
+        slots.push(plan_event(
+            rules,
+            event,
+            index,
+            now,
+            &mut per_user,
+            &mut per_topic,
+        ));
+    }
     let calls = per_user.into_iter().map(|(user, deliveries)| async move {
         let indexes: Vec<usize> = deliveries.iter().map(|(i, _)| *i).collect();
         let request = DeliverRequest {

@@ -10,6 +10,7 @@
 //! - [`router`]: the HTTP surface (`/v1/...`), one small handler per route.
 //! - [`config`]: secrets and variables from the environment.
 //! - [`http`]: JSON responses, errors and CORS.
+//! - [`rules`]: the rule set applied (`TIDINGS_RULES`, else the shipped defaults).
 //! - [`ingest`]: `POST /v1/events`: verify → decode → rules → inboxes → verdicts.
 //! - [`inbox`]: the per-user Inbox Durable Object.
 //! - [`object_call`]: POSTs to Durable Objects over the plain JavaScript `fetch`.
@@ -30,6 +31,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod object_call;
 pub mod router;
+pub mod rules;
 pub mod store;
 // `#[durable_object]` generates undocumented glue methods.
 #[allow(missing_docs)]

@@ -27,10 +27,15 @@ async fn route(mut req: Request, env: &Env) -> Result<Response> {
     let path = req.path();
     match (req.method(), path.as_str()) {
         (Method::Options, _) => Ok(Response::empty()?.with_status(204)),
-        (Method::Get, "/v1/health") => json(
-            200,
-            &serde_json::json!({"ok": true, "version": tidings_core::VERSION}),
-        ),
+        (Method::Get, "/v1/health") => {
+            let rules = crate::rules::current(env);
+            let health = rules.health();
+            let ok = health.errors.is_empty();
+            json(
+                if ok { 200 } else { 503 },
+                &serde_json::json!({"ok": ok, "version": tidings_core::VERSION, "rules": health}),
+            )
+        }
         (Method::Post, "/v1/events") => ingest::own_format(&mut req, env).await,
         (Method::Get, "/v1/connect") => connect(req, env).await,
         (Method::Get, "/v1/inbox") => history(req, env).await,

@@ -106,6 +106,10 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
         stats::report(env, Report::refused(source, e.code(), &msg, None, now_ms())).await;
         return error(401, e.code(), &msg);
     }
+    // Before the decoder remembers the delivery id: the platform's retry must not be a duplicate.
+    if let Some(refusal) = crate::rules::current(env).refusal() {
+        return refusal;
+    }
     let text = match String::from_utf8(body) {
         Ok(text) => text,
         Err(e) => {

@@ -1,0 +1,102 @@
+//! The rule set the edge applies: the TOML text of the `TIDINGS_RULES`
+//! variable when it is set, else the default rules shipped in
+//! `crates/core/rules/default.toml`.
+//!
+//! A storefront changes what its events become without forking the code:
+//! `wrangler deploy --var "TIDINGS_RULES:$(cat rules.toml)"` (or a multi-line
+//! string under `[vars]`), after `cargo xtask rules check rules.toml`.
+//! Variables only change with a deploy, which starts new isolates, so the
+//! set is loaded once per isolate. An invalid set is never half-applied:
+//! ingest answers `500 rules_invalid` listing every problem (the platforms
+//! retry), and `GET /v1/health` answers 503 with the same list.
+
+use std::rc::Rc;
+
+use serde::Serialize;
+use tidings_core::rules::{RuleError, RuleSet};
+use worker::{Env, Response, Result};
+
+use crate::config;
+
+/// The variable holding a custom rules file.
+pub const VAR: &str = "TIDINGS_RULES";
+
+/// Where the rules came from and whether they loaded.
+pub struct Loaded {
+    /// `TIDINGS_RULES` or `default`.
+    pub source: &'static str,
+    /// The set, or every problem the loader found.
+    pub set: std::result::Result<RuleSet, Vec<RuleError>>,
+}
+
+thread_local! {
+    static LOADED: std::cell::OnceCell<Rc<Loaded>> = const { std::cell::OnceCell::new() };
+}
+
+/// The rules of this isolate, loaded on first use.
+pub fn current(env: &Env) -> Rc<Loaded> {
+    LOADED.with(|cell| {
+        cell.get_or_init(|| {
+            Rc::new(match config::secret(env, VAR) {
+                Some(text) => Loaded {
+                    source: VAR,
+                    set: RuleSet::from_toml(&text),
+                },
+                None => Loaded {
+                    source: "default",
+                    set: Ok(RuleSet::default_rules()),
+                },
+            })
+        })
+        .clone()
+    })
+}
+
+impl Loaded {
+    /// One line naming every problem, and what to do about it.
+    pub fn problem(&self) -> Option<String> {
+        let errors = self.set.as_ref().err()?;
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        Some(format!(
+            "{} is invalid ({} problem{}): {}; fix it (check with `cargo xtask rules check <file>`) and deploy again",
+            self.source,
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            list.join("; ")
+        ))
+    }
+
+    /// The `500 rules_invalid` answer, when the rules did not load.
+    pub fn refusal(&self) -> Option<Result<Response>> {
+        self.problem()
+            .map(|why| crate::http::error(500, "rules_invalid", &why))
+    }
+
+    /// What `GET /v1/health` says about the rules.
+    pub fn health(&self) -> Health<'_> {
+        match &self.set {
+            Ok(set) => Health {
+                source: self.source,
+                rules: set.len(),
+                errors: Vec::new(),
+            },
+            Err(errors) => Health {
+                source: self.source,
+                rules: 0,
+                errors: errors.iter().map(ToString::to_string).collect(),
+            },
+        }
+    }
+}
+
+/// The rules part of `GET /v1/health`.
+#[derive(Debug, Serialize)]
+pub struct Health<'a> {
+    /// `TIDINGS_RULES` or `default`.
+    pub source: &'a str,
+    /// How many rules loaded.
+    pub rules: usize,
+    /// Every problem, when they did not load.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}

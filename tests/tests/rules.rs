@@ -1,0 +1,166 @@
+//! A storefront's own rules (`TIDINGS_RULES`) against a real workerd: they
+//! replace the shipped ones, a throttle folds a burst into a digest that the
+//! Inbox's alarm releases when the window closes, and a broken rules file
+//! refuses ingest with every problem named instead of losing events.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tidings_core::notification::Notification;
+use tidings_core::protocol::ServerFrame;
+use tidings_e2e::{now_secs, Edge};
+
+/// One rule: flash sales to the shopper, at most one per 3 s, the rest in a digest.
+const FLASH_RULES: &str = r#"
+[[rule]]
+name = "flash-sale"
+on = "promo.flash"
+to = "user:{user_id}"
+category = "promo"
+throttle = "1 per 3s per recipient"
+title.en = "Flash sale: {data.item}"
+title.zh = "限时抢购：{data.item}"
+body.en = "{data.discount} off for the next hour."
+body.zh = "未来一小时优惠 {data.discount}。"
+link = "/sale/{data.item}"
+"#;
+
+fn flash(id: &str, user: &str, item: &str) -> serde_json::Value {
+    json!({"id": id, "type": "promo.flash", "occurred_at": now_secs(), "user_id": user,
+           "data": {"item": item, "discount": "30%"}})
+}
+
+async fn next_notify_within(
+    socket: &mut tidings_e2e::Socket,
+    timeout: Duration,
+) -> Option<Notification> {
+    let deadline = Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match socket.next_within(left).await? {
+            ServerFrame::Notify { notification } => return Some(notification),
+            _ => continue,
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn custom_rules_replace_the_shipped_ones_and_a_throttled_burst_is_released_as_a_digest() {
+    let edge = Edge::start_with_vars(&[("TIDINGS_RULES", FLASH_RULES)]).await;
+    let health = edge.get_json("/v1/health").await;
+    assert_eq!(health["rules"]["source"], "TIDINGS_RULES", "{health}");
+    assert_eq!(health["rules"]["rules"], 1, "{health}");
+
+    // The shipped rules are gone: an order event has no rule any more.
+    let (status, body) = edge
+        .post_events(
+            json!([{"id": "o-1", "type": "order.shipped", "occurred_at": now_secs(),
+                              "user_id": "dora", "data": {"order_id": "1"}}]),
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(body["results"][0]["code"], "unknown_type", "{body}");
+
+    let mut socket = edge.connect("dora").await;
+    socket.hello(0).await;
+    let (status, body) = edge
+        .post_events(json!([
+            flash("f-1", "dora", "boots"),
+            flash("f-2", "dora", "scarf"),
+            flash("f-3", "dora", "gloves")
+        ]))
+        .await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (202, Some(3)),
+        "{body}"
+    );
+    let posted = Instant::now();
+
+    let first = next_notify_within(&mut socket, Duration::from_secs(5))
+        .await
+        .expect("the first flash sale passes the throttle at once");
+    assert_eq!(first.kind, "promo.flash");
+    assert_eq!(first.title.en, "Flash sale: boots");
+    assert_eq!(first.title.zh, "限时抢购：boots");
+    assert_eq!(first.link.as_deref(), Some("/sale/boots"));
+
+    // The other two wait in the Inbox until the 3 s window closes.
+    let early = next_notify_within(&mut socket, Duration::from_millis(1500)).await;
+    assert!(
+        early.is_none(),
+        "throttled items are held, not sent: {early:?}"
+    );
+    let digest = next_notify_within(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("the Inbox's alarm releases the digest when the window closes");
+    let waited = posted.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2500),
+        "released at the end of the window, not before ({waited:?})"
+    );
+    assert_eq!(digest.kind, "digest");
+    assert_eq!(digest.title.en, "2 more offers", "{digest:?}");
+    assert!(digest.title.zh.contains('2'), "{digest:?}");
+    assert_eq!(digest.body.en, "Latest: Flash sale: gloves");
+    assert_eq!(digest.link.as_deref(), Some("/sale/gloves"));
+    // Nothing else: each throttled item is in the digest, none is sent on its own.
+    let after = next_notify_within(&mut socket, Duration::from_millis(1500)).await;
+    assert!(after.is_none(), "only the digest: {after:?}");
+
+    // The log has exactly the item and the digest, also for a device that connects later.
+    let mut later = edge.connect("dora").await;
+    let (head, replayed) = later.hello(0).await;
+    let kinds: Vec<&str> = replayed.iter().map(|n| n.kind.as_str()).collect();
+    assert_eq!((head, kinds), (2, vec!["promo.flash", "digest"]));
+}
+
+#[tokio::test]
+async fn a_broken_rules_file_refuses_ingest_with_every_problem_and_keeps_nothing() {
+    let broken = r#"
+[[rule]]
+name = "bad-link"
+on = "promo.flash"
+to = "user:{user_id}"
+category = "promo"
+title.en = "Sale"
+link = "javascript:alert(1)"
+
+[[rule]]
+name = "bad-category"
+on = "promo.flash"
+to = "user:{user_id}"
+category = "gossip"
+title.en = "Sale {data.item}"
+"#;
+    let edge = Edge::start_with_vars(&[("TIDINGS_RULES", broken)]).await;
+    let response = edge.http.get(edge.url("/v1/health")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let health: serde_json::Value = response.json().await.unwrap();
+    let errors = health["rules"]["errors"].to_string();
+    assert!(
+        errors.contains("bad-link") && errors.contains("bad-category"),
+        "{health}"
+    );
+
+    let (status, body) = edge
+        .post_events(json!([flash("b-1", "erin", "boots")]))
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "rules_invalid");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    for part in [
+        "TIDINGS_RULES",
+        "bad-link",
+        "link",
+        "bad-category",
+        "category",
+    ] {
+        assert!(message.contains(part), "`{part}` in {message}");
+    }
+    assert!(message.contains("cargo xtask rules check"), "{message}");
+
+    // Nothing was stored: the shopper's log is empty.
+    let (head, items) = edge.connect("erin").await.hello(0).await;
+    assert_eq!((head, items.len()), (0, 0));
+}
