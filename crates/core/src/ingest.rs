@@ -226,7 +226,9 @@ fn decode_batch_one_pass(body: &str, limits: &Limits) -> Option<Vec<Item>> {
     rest = ws(rest).strip_prefix("\"events\"")?;
     rest = ws(rest).strip_prefix(':')?;
     rest = ws(ws(rest).strip_prefix('[')?);
-    let mut items = Vec::new();
+    // Room for every event the body can hold (the shortest valid event is over 32 bytes), so
+    // the items are not moved as the vector grows: growing it was 3 % of a 500-event batch.
+    let mut items = Vec::with_capacity(limits.max_events.min(body.len() / 32 + 1));
     if let Some(after) = rest.strip_prefix(']') {
         return ends_batch(after).then_some(items);
     }
