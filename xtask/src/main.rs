@@ -8,7 +8,8 @@
 //! - `test`: install what is missing, then run every suite and print one line each.
 //! - `send <file.json> [--edge URL]`: sign a file of events with the dev secret and post it.
 //! - `bundle [--dev] [--out DIR]`: the embeddable center alone into `dist-embed/`, with sizes.
-//! - `rules check <file.toml>`: every problem of a rules file, before it is deployed.
+//! - `rules check <file.toml>` / `rules try <file.toml> <events.json>`: every problem of a
+//!   rules file before it is deployed; what events become under it.
 //! - `install`: only the install step.
 //!
 //! # Layout
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
         Some("rules") => rules::run(&args[1..]),
         Some("install") => install::all(install::Need::everything()),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|send|bundle|fuzz|rules|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only native|wasm|web|e2e|browser]\n  fuzz [--seconds N] [--only TARGET]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  bundle [--dev] [--out DIR]\n  rules check <rules.toml>\n  install");
+            eprintln!("usage: cargo xtask <dev|test|send|bundle|fuzz|rules|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only native|wasm|web|e2e|browser]\n  fuzz [--seconds N] [--only TARGET]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  bundle [--dev] [--out DIR]\n  rules check <rules.toml>\n  rules try <rules.toml> <events.json>\n  install");
             return ExitCode::from(2);
         }
     };

@@ -69,7 +69,7 @@ pub(crate) fn run(args: &[String]) -> Res {
 }
 
 /// Normalizes the file to a batch and fills missing ids and times.
-fn fill(value: Value, now_ms: u128) -> Value {
+pub(crate) fn fill(value: Value, now_ms: u128) -> Value {
     let events = match value {
         Value::Object(mut o) if o.contains_key("events") => {
             o.remove("events").unwrap_or(Value::Null)
