@@ -654,6 +654,15 @@ pub(crate) fn strict_string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
+        // Eight bytes at a time up to the first quote, backslash or control character.
+        while let Some(chunk) = b.get(j..j + 8) {
+            let care = care_mask(u64::from_le_bytes(chunk.try_into().ok()?));
+            if care != 0 {
+                j += (care.trailing_zeros() / 8) as usize;
+                break;
+            }
+            j += 8;
+        }
         match *b.get(j)? {
             b'"' => return Some((j + 1, escaped)),
             b'\\' => {
@@ -670,6 +679,20 @@ pub(crate) fn strict_string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
             _ => j += 1,
         }
     }
+}
+
+/// The high bit of each of the eight bytes of `w` (little-endian) that is `"`, `\\` or below
+/// 0x20, exact up to and including the lowest one (the classic "has zero byte" / "has byte
+/// less than" tricks: a borrow only runs upwards from a true match), so `trailing_zeros() / 8`
+/// is the index of the first such byte, and 0 means none.
+fn care_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    below_space
+        | zero_bytes(w ^ (ONES * u64::from(b'"')))
+        | zero_bytes(w ^ (ONES * u64::from(b'\\')))
 }
 
 pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -830,7 +853,49 @@ mod props {
         }
     }
 
+    /// `strict_string_end` one byte at a time, as it was before the eight-byte steps.
+    fn string_end_bytewise(b: &[u8], i: usize) -> Option<(usize, bool)> {
+        let (mut j, mut escaped) = (i + 1, false);
+        loop {
+            match *b.get(j)? {
+                b'"' => return Some((j + 1, escaped)),
+                b'\\' => {
+                    if !matches!(
+                        b.get(j + 1)?,
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't'
+                    ) {
+                        return None;
+                    }
+                    escaped = true;
+                    j += 2;
+                }
+                0x00..=0x1f => return None,
+                _ => j += 1,
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn eight_bytes_at_a_time_find_the_first_byte_one_at_a_time_finds(
+            bytes in prop::array::uniform8(prop_oneof![
+                any::<u8>(), Just(b'"'), Just(b'\\'), 0x1eu8..0x23, 0x5bu8..0x5e, 0x7fu8..0x82,
+            ])
+        ) {
+            let first = bytes.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            let care = care_mask(u64::from_le_bytes(bytes));
+            prop_assert_eq!((care != 0).then(|| (care.trailing_zeros() / 8) as usize), first);
+        }
+
+        #[test]
+        fn string_ends_are_found_as_one_byte_at_a_time_finds_them(
+            body in "[a-z \"\\\\\u{1}\u{1f}\u{e9}\u{4e2d}ntu/]{0,40}", lead in 0usize..3,
+        ) {
+            let text = format!("{}\"{body}", " ".repeat(lead));
+            let b = text.as_bytes();
+            prop_assert_eq!(strict_string_end(b, lead), string_end_bytewise(b, lead));
+        }
+
         #[test]
         fn reads_what_a_value_reads(v in json(), pretty in any::<bool>(),
                                     path in prop::collection::vec("[a-c\"]{0,2}|[0-3]", 0..4)) {

@@ -87,9 +87,7 @@ impl Path {
         let rest = parts
             .map(|p| (p.to_owned(), p.parse::<usize>().ok()))
             .collect();
-        let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+        let hash = crate::fnv::hash(path.as_bytes());
         Path { hash, root, rest }
     }
 }

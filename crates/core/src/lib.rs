@@ -15,6 +15,7 @@
 //! # Layout
 //! - [`time`]: unix-millisecond timestamps, RFC 3339 and duration parsing.
 //! - [`event`]: the canonical [`event::Event`]; [`data`]: its `data`, JSON text read on demand.
+//! - [`fnv`]: the FNV-1a hash of short keys looked up on every event.
 //! - [`ingest`]: Tidings' own batch format, limits and per-item verdicts.
 //! - [`signature`]: webhook signature schemes (Tidings, Stripe, Shopify, WooCommerce).
 //! - [`token`]: HS256 JWT subscriber tokens.
@@ -36,6 +37,7 @@
 pub mod alerts;
 pub mod data;
 pub mod event;
+pub mod fnv;
 pub mod inbox;
 pub mod ingest;
 pub mod log;

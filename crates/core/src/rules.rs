@@ -50,6 +50,8 @@
 //! [`Applied::errors`]; other rules still apply.
 
 use std::collections::{HashMap, HashSet};
+
+use crate::fnv::Fnv;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -164,7 +166,7 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     /// Exact event type → indexes of every rule it triggers (wildcards
     /// included), in file order.
-    by_type: HashMap<String, Vec<usize>>,
+    by_type: HashMap<String, Vec<usize>, Fnv>,
     /// `order.` for `order.*`, with the rule index, in file order.
     wildcards: Vec<(String, usize)>,
 }
