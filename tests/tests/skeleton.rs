@@ -149,12 +149,18 @@ async fn bad_signatures_and_tokens_are_refused() {
 #[tokio::test]
 async fn a_bad_event_does_not_spoil_the_batch() {
     let edge = Edge::start().await;
+    let mut nobody = shipped("bad-3", "dave", "3");
+    nobody.as_object_mut().unwrap().remove("user_id");
     let (status, body) = edge
         .post_events(json!([
             shipped("good-1", "dave", "1"),
             {"id": "bad-1", "type": "order.shipped", "occurred_at": true, "user_id": "dave"},
             {"id": "bad-2", "type": "no.such_type", "occurred_at": now_secs(), "user_id": "dave"},
             shipped("good-2", "dave", "2"),
+            // The same event twice in one batch is delivered once.
+            shipped("good-2", "dave", "2"),
+            // A shopper's event naming no shopper reaches nobody: rejected, not "accepted".
+            nobody,
         ]))
         .await;
     assert_eq!(status, 202, "{body}");
@@ -166,12 +172,30 @@ async fn a_bad_event_does_not_spoil_the_batch() {
         .collect();
     assert_eq!(
         statuses,
-        ["accepted", "rejected", "rejected", "accepted"],
+        [
+            "accepted",
+            "rejected",
+            "rejected",
+            "accepted",
+            "duplicate",
+            "rejected"
+        ],
         "{body}"
     );
     assert_eq!(body["results"][1]["code"], "wrong_type");
     assert_eq!(body["results"][1]["path"], "events[1].occurred_at");
     assert_eq!(body["results"][2]["code"], "unknown_type");
+    assert_eq!(body["results"][5]["code"], "no_recipient", "{body}");
+    assert!(
+        body["results"][5]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("user_id")),
+        "{body}"
+    );
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(2), Some(1))
+    );
     let mut dave = edge.connect("dave").await;
     let (head, items) = dave.hello(0).await;
     assert_eq!((head, items.len()), (2, 2));
@@ -184,6 +208,45 @@ async fn a_bad_event_does_not_spoil_the_batch() {
         (status, body["error"]["code"].as_str()),
         (400, Some("malformed_json"))
     );
+}
+
+#[tokio::test]
+async fn with_an_audience_configured_only_tokens_for_it_are_let_in() {
+    let edge = Edge::start_with_vars(&[("TIDINGS_TOKEN_AUDIENCE", "tidings:shop.example")]).await;
+    let mint = |aud: Option<&str>| {
+        tidings_core::token::mint(
+            tidings_e2e::SUBSCRIBER_SECRET.as_bytes(),
+            &tidings_core::token::Claims {
+                sub: "fay".into(),
+                exp: now_secs() + 600,
+                aud: aud.map(str::to_owned),
+                role: None,
+            },
+        )
+    };
+    let status = |token: String| {
+        let edge = &edge;
+        async move {
+            edge.http
+                .get(edge.url("/v1/inbox"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(mint(None)).await, 401, "no audience");
+    assert_eq!(
+        status(mint(Some("tidings:staging"))).await,
+        401,
+        "another one"
+    );
+    assert_eq!(status(mint(Some("tidings:shop.example"))).await, 200);
+    // The dev token route mints for the configured audience.
+    let dev = edge.get_json("/v1/dev/token?user=fay").await;
+    assert_eq!(status(dev["token"].as_str().unwrap().to_owned()).await, 200);
 }
 
 #[tokio::test]

@@ -381,3 +381,38 @@ async fn redelivered_webhooks_are_duplicates_also_after_a_restart() {
     drop(edge);
     let _ = std::fs::remove_dir_all(&persist);
 }
+
+#[tokio::test]
+async fn a_redelivered_price_drop_is_a_duplicate_not_a_new_sighting() {
+    let edge = Edge::start().await;
+    let variant = |price: &str| {
+        let mut v: serde_json::Value = serde_json::from_slice(&fixture(
+            "shopify/products_update.rest_variant_update_price.json",
+        ))
+        .unwrap();
+        v["price"] = serde_json::json!(price);
+        serde_json::to_vec(&v).unwrap()
+    };
+    let headers = |body: &[u8], id: &str| {
+        vec![
+            ("X-Shopify-Topic", "products/update".to_owned()),
+            ("X-Shopify-Webhook-Id", format!("{id}-{}", now_secs())),
+            (
+                "X-Shopify-Hmac-Sha256",
+                sign_base64(SHOPIFY_SECRET.as_bytes(), body),
+            ),
+        ]
+    };
+    // A first sighting only remembers the price; the next, lower one is a drop.
+    let first = variant("99.00");
+    let (_, seen) = first_verdict(&edge, "shopify", &first, &headers(&first, "p1")).await;
+    assert_eq!(seen, "rejected");
+    let cheaper = variant("79.00");
+    let drop_headers = headers(&cheaper, "p2");
+    let (code, dropped) = first_verdict(&edge, "shopify", &cheaper, &drop_headers).await;
+    assert_eq!((code, dropped.as_str()), (200, "accepted"));
+    // Shopify redelivers the same webhook (say our 200 was lost): the decoder's memory already
+    // holds 79.00, but the delivery decodes as it did the first time and is a duplicate.
+    let (code, again) = first_verdict(&edge, "shopify", &cheaper, &drop_headers).await;
+    assert_eq!((code, again.as_str()), (200, "duplicate"));
+}

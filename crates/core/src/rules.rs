@@ -1197,24 +1197,39 @@ impl RuleSet {
         };
         // Usually one rule per type: room for exactly that many outcomes, not Vec's first four.
         applied.outcomes.reserve_exact(indexes.len());
+        let mut unaddressed: Option<&Rule> = None;
         for rule in indexes.iter().filter_map(|i| self.rules.get(*i)) {
             if !rule.when.iter().all(|c| c.holds(event)) {
                 continue;
             }
             let mut memo = Memo::new(event);
-            // An audience that cannot be built means the rule does not apply.
+            // An audience that cannot be built: this rule reaches nobody (another rule for the
+            // type may, as for Shopify's stock events without a SKU).
             let Some(audience) = rule
                 .to
                 .render_key_memo(&mut memo)
                 .ok()
                 .and_then(Audience::from_text)
             else {
+                unaddressed.get_or_insert(rule);
                 continue;
             };
             match rule.outcome(&mut memo, now, audience, &applied.outcomes) {
                 Ok(outcome) => applied.outcomes.push(outcome),
                 Err(e) => applied.errors.push(e),
             }
+        }
+        // Nobody at all: say so (the edge rejects the event with `no_recipient`).
+        if let (true, Some(rule)) = (applied.outcomes.is_empty(), unaddressed) {
+            let needs: Vec<String> = rule.to.paths().map(|p| format!("`{p}`")).collect();
+            applied.errors.push(RuleError::new(
+                &rule.name,
+                "to",
+                format!(
+                    "names nobody for this event: {} is missing or empty",
+                    needs.join(" or ")
+                ),
+            ));
         }
         applied
     }
@@ -1936,14 +1951,34 @@ mod tests {
             .collect();
         assert_eq!(audiences, vec![Audience::Topic("stock:ii3".into())]);
         data.as_object_mut().unwrap().remove("inventory_item_id");
+        // Nobody at all is an error naming the audience and the value it lacks.
         let applied = set.apply(&event("inventory.restocked", data), T0);
-        assert!(applied.outcomes.is_empty() && applied.errors.is_empty());
+        assert!(applied.outcomes.is_empty());
+        assert_eq!(
+            fields(&applied.errors),
+            vec![("back-in-stock".into(), "to".into())]
+        );
+        assert!(
+            applied.errors[0].message.contains("`data.sku`"),
+            "{:?}",
+            applied.errors
+        );
         let applied = set.apply(&event("inventory.restocked", json!({"sku": ""})), T0);
         assert!(applied.outcomes.is_empty());
         // a user rule for an event without a user
         let mut e = event("order.shipped", full_data());
         e.user_id = None;
-        assert!(set.apply(&e, T0).outcomes.is_empty());
+        let applied = set.apply(&e, T0);
+        assert!(applied.outcomes.is_empty());
+        assert_eq!(
+            fields(&applied.errors),
+            vec![("order-shipped".into(), "to".into())]
+        );
+        assert!(
+            applied.errors[0].message.contains("`user_id`"),
+            "{:?}",
+            applied.errors
+        );
     }
 
     #[test]

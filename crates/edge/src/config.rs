@@ -19,6 +19,9 @@ pub mod names {
     pub const WOOCOMMERCE: &str = "WOOCOMMERCE_WEBHOOK_SECRET";
     /// `1` enables `GET /v1/dev/token` (never in production).
     pub const DEV_TOKENS: &str = "TIDINGS_DEV_TOKENS";
+    /// When set, subscriber JWTs must carry this `aud` (e.g. `tidings:shop.example`), so a
+    /// token minted with the same secret for another app or environment is refused.
+    pub const TOKEN_AUDIENCE: &str = "TIDINGS_TOKEN_AUDIENCE";
     /// Comma-separated origins allowed by CORS (e.g. `https://shop.example`).
     pub const ALLOWED_ORIGINS: &str = "TIDINGS_ALLOWED_ORIGINS";
 }

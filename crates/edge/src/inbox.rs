@@ -109,7 +109,15 @@ impl Inbox {
         if slot.is_none() {
             *slot = Some(store::load(&self.sql(), self.config)?);
         }
-        f(slot.as_mut().expect("just loaded"))
+        let Some(state) = slot.as_mut() else {
+            return Err(worker::Error::RustError("inbox state not loaded".into()));
+        };
+        let result = f(state);
+        if result.is_err() {
+            // A failed write may have left the memory ahead of SQLite: read it again next time.
+            *slot = None;
+        }
+        result
     }
 
     /// Records whose Inbox this is; the first time, joins `segment:all`.
@@ -121,8 +129,9 @@ impl Inbox {
         let known = match store::get_meta::<String>(&sql, "user")? {
             Some(known) => known,
             None => {
-                store::put_meta(&sql, "user", &user)?;
+                // Joined first: if joining fails, the next call tries again.
                 crate::topics::set_member(&self.env, "segment:all", user, true).await?;
+                store::put_meta(&sql, "user", &user)?;
                 user.to_owned()
             }
         };

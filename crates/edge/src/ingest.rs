@@ -179,8 +179,17 @@ pub async fn route_events(
             return Err(worker::Error::RustError(why));
         }
     };
+    // An id repeated within the batch is the same event sent twice: the later copies are
+    // duplicates here (the Inbox cannot tell them from two outcomes of one event).
+    let mut ids_here: std::collections::HashSet<String> =
+        std::collections::HashSet::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
         let event = match event {
+            Ok(e) if !ids_here.insert(e.id.clone()) => {
+                slots.push(Slot::Done(Verdict::Duplicate { id: e.id }));
+                kinds.push(String::new());
+                continue;
+            }
             Ok(e) => e,
             Err(v) => {
                 slots.push(Slot::Done(v));
@@ -321,10 +330,18 @@ fn plan_event(
     let failure = applied.errors.into_iter().next();
     match (routed, failure) {
         (true, _) => Slot::Pending(event.id),
-        (false, Some(e)) => Slot::Done(Verdict::rejected(
-            Some(event.id),
-            Rejection::new("render_failed", format!("events[{index}]"), e.to_string()),
-        )),
+        (false, Some(e)) => {
+            // Nobody to tell (say, a shopper's event without `user_id`) is the sender's to fix.
+            let code = if e.field == "to" {
+                "no_recipient"
+            } else {
+                "render_failed"
+            };
+            Slot::Done(Verdict::rejected(
+                Some(event.id),
+                Rejection::new(code, format!("events[{index}]"), e.to_string()),
+            ))
+        }
         (false, None) => Slot::Done(Verdict::Accepted { id: event.id }),
     }
 }

@@ -30,7 +30,7 @@ async fn route(mut req: Request, env: &Env) -> Result<Response> {
         (Method::Get, "/v1/health") => {
             let rules = crate::rules::current(env);
             let health = rules.health();
-            let ok = health.errors.is_empty();
+            let ok = health.problems == 0;
             json(
                 if ok { 200 } else { 503 },
                 &serde_json::json!({"ok": ok, "version": tidings_core::VERSION, "rules": health}),
@@ -81,8 +81,14 @@ fn authenticate(token: Option<String>, env: &Env) -> std::result::Result<Claims,
             "pass a subscriber JWT as ?token= or `Authorization: Bearer`",
         ));
     };
-    token::verify(secret.as_bytes(), &token, now_ms() / 1000, None)
-        .map_err(|e| error(401, "token_invalid", &e.to_string()))
+    let audience = config::secret(env, names::TOKEN_AUDIENCE);
+    token::verify(
+        secret.as_bytes(),
+        &token,
+        now_ms() / 1000,
+        audience.as_deref(),
+    )
+    .map_err(|e| error(401, "token_invalid", &e.to_string()))
 }
 
 fn query_param(req: &Request, name: &str) -> Result<Option<String>> {
@@ -209,7 +215,7 @@ fn dev_token(req: Request, env: &Env) -> Result<Response> {
     let claims = Claims {
         sub: user,
         exp: now_ms() / 1000 + 3600,
-        aud: None,
+        aud: config::secret(env, names::TOKEN_AUDIENCE),
         role,
     };
     json(

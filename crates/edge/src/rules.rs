@@ -8,7 +8,7 @@
 //! Variables only change with a deploy, which starts new isolates, so the
 //! set is loaded once per isolate. An invalid set is never half-applied:
 //! ingest answers `500 rules_invalid` listing every problem (the platforms
-//! retry), and `GET /v1/health` answers 503 with the same list.
+//! retry), `GET /v1/health` answers 503 with their number and the Worker's log has them.
 
 use std::rc::Rc;
 
@@ -37,16 +37,31 @@ thread_local! {
 pub fn current(env: &Env) -> Rc<Loaded> {
     LOADED.with(|cell| {
         cell.get_or_init(|| {
-            Rc::new(match config::secret(env, VAR) {
+            let loaded = Rc::new(match config::secret(env, VAR) {
                 Some(text) => Loaded {
                     source: VAR,
-                    set: RuleSet::from_toml(&text),
+                    set: RuleSet::from_toml(&text).and_then(|set| {
+                        // Most likely a wrong path in `$(cat …)`: refuse rather than reject all.
+                        if set.is_empty() {
+                            Err(vec![RuleError {
+                                rule: String::new(),
+                                field: String::new(),
+                                message: "there are no rules in it (is it the rules file?)".into(),
+                            }])
+                        } else {
+                            Ok(set)
+                        }
+                    }),
                 },
                 None => Loaded {
                     source: "default",
                     set: Ok(RuleSet::default_rules()),
                 },
-            })
+            });
+            if let Some(why) = loaded.problem() {
+                worker::console_error!("{why}");
+            }
+            loaded
         })
         .clone()
     })
@@ -72,18 +87,19 @@ impl Loaded {
             .map(|why| crate::http::error(500, "rules_invalid", &why))
     }
 
-    /// What `GET /v1/health` says about the rules.
+    /// What `GET /v1/health` (public) says about the rules: counts only; the problems
+    /// themselves go to signed senders (the `500` answer) and to the Worker's log.
     pub fn health(&self) -> Health<'_> {
         match &self.set {
             Ok(set) => Health {
                 source: self.source,
                 rules: set.len(),
-                errors: Vec::new(),
+                problems: 0,
             },
             Err(errors) => Health {
                 source: self.source,
                 rules: 0,
-                errors: errors.iter().map(ToString::to_string).collect(),
+                problems: errors.len(),
             },
         }
     }
@@ -96,7 +112,11 @@ pub struct Health<'a> {
     pub source: &'a str,
     /// How many rules loaded.
     pub rules: usize,
-    /// Every problem, when they did not load.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
+    /// How many problems kept them from loading.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub problems: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -52,8 +52,15 @@ pub async fn set_member(env: &Env, topic: &str, user: &str, member: bool) -> Res
     );
     let mut init = worker::RequestInit::new();
     init.with_method(worker::Method::Post);
-    stub.fetch_with_request(Request::new_with_init(&url, &init)?)
+    let answer = stub
+        .fetch_with_request(Request::new_with_init(&url, &init)?)
         .await?;
+    if answer.status_code() != 200 {
+        return Err(worker::Error::RustError(format!(
+            "topic {topic} answered {} to a membership change",
+            answer.status_code()
+        )));
+    }
     Ok(())
 }
 
@@ -97,31 +104,41 @@ impl Topic {
         Ok(rows.into_iter().map(|m| m.user).collect())
     }
 
+    /// `true` when this topic has fanned `event_id` out to all its members before.
+    fn seen(&self, event_id: &str) -> Result<bool> {
+        let seen: Vec<Count> = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                "SELECT COUNT(*) AS n FROM seen WHERE event_id = ?",
+                vec![event_id.into()],
+            )?
+            .to_array()?;
+        Ok(seen.first().is_some_and(|c| c.n > 0.0))
+    }
+
+    /// Sends the new deliveries to every member's Inbox. An event counts as
+    /// fanned out (and a repeat of it as a duplicate) only once every member's
+    /// Inbox has stored it: when any call fails nothing is marked, the answer
+    /// is 503 and the producer's retry reaches the members that missed it
+    /// (those that have it answer it as a duplicate themselves).
     async fn fanout(&self, mut req: Request) -> Result<Response> {
         let request: FanoutRequest = crate::http::request_json(&mut req).await?;
-        let sql = self.state.storage().sql();
-        let now = now_ms();
         let mut fresh = Vec::with_capacity(request.deliveries.len());
         let mut to_send = Vec::new();
         for d in request.deliveries {
-            let seen: Vec<Count> = sql
-                .exec(
-                    "SELECT COUNT(*) AS n FROM seen WHERE event_id = ?",
-                    vec![d.event_id.as_str().into()],
-                )?
-                .to_array()?;
-            let is_new = seen.first().is_none_or(|c| c.n == 0.0);
+            // Several outcomes of one event (two rules, one topic) all go out.
+            let is_new = !self.seen(&d.event_id)?;
             fresh.push(is_new);
             if is_new {
-                sql.exec(
-                    "INSERT INTO seen (event_id, at) VALUES (?, ?)",
-                    vec![d.event_id.as_str().into(), (now as f64).into()],
-                )?;
                 to_send.push(d);
             }
         }
         let members = self.members()?;
         let mut report = crate::stats::Report::default();
+        let mut failed = 0usize;
+        let mut first_error = None;
         if !to_send.is_empty() {
             for chunk in members.chunks(FANOUT_BATCH) {
                 let calls = chunk.iter().map(|user| {
@@ -135,12 +152,38 @@ impl Topic {
                     match outcome {
                         Ok(r) => report.merge(r.report),
                         Err(e) => {
-                            worker::console_error!("topic fan-out to an inbox failed: {e}")
+                            failed += 1;
+                            first_error.get_or_insert_with(|| e.to_string());
                         }
                     }
                 }
             }
         }
+        if let Some(e) = first_error {
+            worker::console_error!(
+                "topic fan-out: {failed} of {} inboxes failed: {e}",
+                members.len()
+            );
+            return error(
+                503,
+                "fanout_incomplete",
+                &format!(
+                    "{failed} of {} members could not be reached; retry the event",
+                    members.len()
+                ),
+            );
+        }
+        let sql = self.state.storage().sql();
+        let now = now_ms() as f64;
+        for d in &to_send {
+            sql.exec(
+                "INSERT OR IGNORE INTO seen (event_id, at) VALUES (?, ?)",
+                vec![d.event_id.as_str().into(), now.into()],
+            )?;
+        }
+        // Remembered as long as an Inbox remembers an event id.
+        let window = tidings_core::log::LogConfig::default().dedup_window as f64;
+        sql.exec("DELETE FROM seen WHERE at < ?", vec![(now - window).into()])?;
         json(
             200,
             &FanoutResponse {

@@ -106,7 +106,8 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
         stats::report(env, Report::refused(source, e.code(), &msg, None, now_ms())).await;
         return error(401, e.code(), &msg);
     }
-    // Before the decoder remembers the delivery id: the platform's retry must not be a duplicate.
+    // Before the decoder remembers anything of this delivery, so the platform's retry decodes it
+    // afresh once the rules are fixed.
     if let Some(refusal) = crate::rules::current(env).refusal() {
         return refusal;
     }
@@ -173,7 +174,15 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
         route_events(decoded.events.into_iter().map(Ok).collect(), env, now).await?;
     note_rejections(&mut report, source, &results, request.body.as_bytes(), now);
     stats::report(env, report).await;
-    json(200, &serde_json::json!({ "results": results }))
+    // A platform retries only what is not answered 2xx: an event that could not be stored
+    // must make it retry (the retry decodes to the same events; stored ones are duplicates).
+    let unstored = results.iter().any(
+        |v| matches!(v, Verdict::Rejected { reason, .. } if reason.code == "storage_unavailable"),
+    );
+    json(
+        if unstored { 503 } else { 200 },
+        &serde_json::json!({ "results": results }),
+    )
 }
 
 /// Remembered values for one platform's decoder, in SQLite.
@@ -201,13 +210,55 @@ impl Memory for SqlMemory<'_> {
     }
 }
 
+/// How long a decoded delivery is kept for the platform's retries (Stripe retries for three
+/// days, Shopify for two; a week, as an Inbox remembers event ids).
+const DECODED_KEPT_MS: f64 = 7.0 * 86_400_000.0;
+
+#[derive(Deserialize)]
+struct Answer {
+    answer: String,
+}
+
+/// The cache key of one delivery: SHA-256 over platform, topic, delivery id and body.
+fn delivery_key(request: &DecodeRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        request.platform.as_str(),
+        request.topic.as_deref().unwrap_or(""),
+        request.delivery_id.as_deref().unwrap_or(""),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.update(request.body.as_bytes());
+    hex::encode(h.finalize())
+}
+
+impl PlatformMemory {
+    /// The answer given to this very delivery before, if any.
+    fn decoded_before(&self, key: &str) -> Result<Option<String>> {
+        let rows: Vec<Answer> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT answer FROM decoded WHERE k = ?", vec![key.into()])?
+            .to_array()?;
+        Ok(rows.into_iter().next().map(|r| r.answer))
+    }
+}
+
 impl DurableObject for PlatformMemory {
     fn new(state: State, _env: Env) -> Self {
-        if let Err(e) = state.storage().sql().exec(
+        for stmt in [
             "CREATE TABLE IF NOT EXISTS memory (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
-            None,
-        ) {
-            worker::console_error!("platform memory schema failed: {e}");
+            // A delivery's decoded answer, so a retry gets the same events although the memory
+            // has moved on (a redelivered price drop is still that price drop).
+            "CREATE TABLE IF NOT EXISTS decoded (k TEXT PRIMARY KEY, answer TEXT NOT NULL, at INTEGER NOT NULL)",
+        ] {
+            if let Err(e) = state.storage().sql().exec(stmt, None) {
+                worker::console_error!("platform memory schema failed: {e}");
+            }
         }
         PlatformMemory { state }
     }
@@ -217,6 +268,12 @@ impl DurableObject for PlatformMemory {
         let Some(platform) = Platform::parse(&request.platform) else {
             return error(400, "bad_platform", "unknown platform");
         };
+        let key = delivery_key(&request);
+        if let Some(answer) = self.decoded_before(&key)? {
+            let mut resp = Response::ok(answer)?;
+            resp.headers_mut().set("Content-Type", "application/json")?;
+            return Ok(resp);
+        }
         let sql = self.state.storage().sql();
         let headers = WebhookHeaders {
             topic: request.topic.as_deref(),
@@ -240,11 +297,25 @@ impl DurableObject for PlatformMemory {
                         vec![k.into(), v.into()],
                     )?;
                 }
-                DecodeResponse {
+                let answer = DecodeResponse {
                     events,
                     skipped,
                     error: None,
-                }
+                };
+                let now = now_ms() as f64;
+                sql.exec(
+                    "INSERT OR REPLACE INTO decoded (k, answer, at) VALUES (?, ?, ?)",
+                    vec![
+                        key.into(),
+                        serde_json::to_string(&answer)?.into(),
+                        now.into(),
+                    ],
+                )?;
+                sql.exec(
+                    "DELETE FROM decoded WHERE at < ?",
+                    vec![(now - DECODED_KEPT_MS).into()],
+                )?;
+                answer
             }
             Err(e) => DecodeResponse {
                 events: Vec::new(),
