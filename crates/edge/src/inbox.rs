@@ -531,6 +531,15 @@ impl DurableObject for Inbox {
         if let Err(e) = store::migrate(&state.storage().sql()) {
             worker::console_error!("inbox schema migration failed: {e}");
         }
+        // The centers' heartbeat is answered by the runtime without waking a hibernating
+        // Inbox (only the exact text matches; any other ping still reaches `on_frame`).
+        match worker::worker_sys::WebSocketRequestResponsePair::new(
+            &ClientFrame::Ping.encode(),
+            &ServerFrame::Pong.encode(),
+        ) {
+            Ok(pair) => state.set_websocket_auto_response(&pair),
+            Err(e) => worker::console_error!("inbox heartbeat auto-response: {e:?}"),
+        }
         Inbox {
             state,
             env,

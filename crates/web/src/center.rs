@@ -111,6 +111,29 @@ impl Center {
         self.store.get_value()
     }
 
+    /// Forgets items that expired by `now`, in the view and in IndexedDB: the panel never
+    /// shows them, so the badge must not count them either.
+    pub fn drop_expired(&self, now: Millis) {
+        if !self
+            .inbox
+            .with_untracked(|i| i.iter().any(|n| n.is_expired(now)))
+        {
+            return;
+        }
+        let gone = self
+            .inbox
+            .try_update(|i| i.remove_expired(now))
+            .unwrap_or_default();
+        if let (Some(store), false) = (self.store(), gone.is_empty()) {
+            let ids: Vec<String> = gone.into_iter().map(|n| n.id).collect();
+            leptos::task::spawn_local(async move {
+                if let Err(e) = store.delete(&ids).await {
+                    web_sys::console::warn_1(&format!("tidings: {e}").into());
+                }
+            });
+        }
+    }
+
     /// Sets (or clears) the live socket's sender.
     pub fn set_sender(&self, sender: Option<UnboundedSender<String>>) {
         *self.sender.get_value().borrow_mut() = sender;
@@ -205,9 +228,13 @@ impl Center {
         changed
     }
 
-    fn set_prefs(&self, prefs: Preferences, adopt_locale: bool) {
+    fn set_prefs(&self, mut prefs: Preferences, adopt_locale: bool) {
         if adopt_locale {
             self.locale.set(prefs.locale);
+        } else {
+            // Never chosen (the edge's defaults): the language shown stays, and the
+            // preferences sheet offers that one, so saving it does not switch languages.
+            prefs.locale = self.locale.get_untracked();
         }
         if let Some(store) = self.store() {
             let p = prefs.clone();

@@ -43,7 +43,12 @@ pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
                     attempt = 0;
                 }
             }
-            Err(e) => leptos::logging::warn!("tidings: cannot open socket: {e:?}"),
+            // The browser's message repeats the URL, token included: name the error only.
+            Err(e) => leptos::logging::warn!(
+                "tidings: cannot open a socket to {} ({}); check the edgeUrl given to mount",
+                ws_url.split('?').next().unwrap_or_default(),
+                e.name
+            ),
         }
         center.set_sender(None);
         center.set_status(if attempt >= 2 {
@@ -56,6 +61,11 @@ pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
         gloo_timers::future::TimeoutFuture::new(delay).await;
     }
 }
+
+/// After this long without a frame, the center pings the edge.
+const HEARTBEAT_MS: u32 = 25_000;
+/// How long a pong may take before the socket counts as dead.
+const PONG_TIMEOUT_MS: u32 = 10_000;
 
 /// How long a new socket may take to say `welcome` before the attempt counts as failed (a
 /// socket that never opens, or opens onto something that never answers).
@@ -97,9 +107,30 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
     let mut missed = 0u64;
     let mut resuming = after > 0;
     let mut batch: Vec<Notification> = Vec::new();
+    // Outbox keys sent on this socket, removed from IndexedDB when the edge answers the
+    // `ping` sent after them (it handles a socket's frames in order).
+    let mut unanswered: Vec<f64> = Vec::new();
     loop {
         let msg = if welcomed {
-            stream.next().await
+            // A quiet socket is asked for a pong; none means a dead connection that still
+            // looks open (a laptop that slept, a network that changed): reconnect.
+            let quiet = gloo_timers::future::TimeoutFuture::new(HEARTBEAT_MS);
+            match select(stream.next(), std::pin::pin!(quiet)).await {
+                Either::Left((msg, _)) => msg,
+                Either::Right((_, next)) => {
+                    let _ = tx.unbounded_send(ClientFrame::Ping.encode());
+                    let wait = gloo_timers::future::TimeoutFuture::new(PONG_TIMEOUT_MS);
+                    match select(next, std::pin::pin!(wait)).await {
+                        Either::Left((msg, _)) => msg,
+                        Either::Right(_) => {
+                            leptos::logging::warn!(
+                                "tidings: no answer to a ping within 10 s; reconnecting"
+                            );
+                            None
+                        }
+                    }
+                }
+            }
         } else {
             let timeout = gloo_timers::future::TimeoutFuture::new(WELCOME_TIMEOUT_MS);
             match select(stream.next(), std::pin::pin!(timeout)).await {
@@ -128,16 +159,26 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
                 break;
             }
             welcomed = true;
-            // Frames done offline go out right after the hello, in order; they leave the
-            // outbox only once the edge has answered on this socket.
+            // Frames done offline go out right after the hello, in order, then a ping; they
+            // leave the outbox only when its pong arrives on this socket.
             if let Some(store) = &store {
-                if let Ok(queued) = store.take_outbox().await {
-                    for frame in queued {
+                if let Ok(queued) = store.outbox().await {
+                    for (key, frame) in queued {
                         let _ = tx.unbounded_send(frame);
+                        unanswered.push(key);
                     }
                 }
             }
+            if !unanswered.is_empty() {
+                let _ = tx.unbounded_send(ClientFrame::Ping.encode());
+            }
             center.set_sender(Some(tx.clone()));
+        }
+        if let ServerFrame::Pong = frame {
+            if let (Some(store), false) = (&store, unanswered.is_empty()) {
+                let _ = store.unqueue(&std::mem::take(&mut unanswered)).await;
+            }
+            continue;
         }
         center.relay(&text);
         let is_synced = matches!(frame, ServerFrame::Synced { .. });

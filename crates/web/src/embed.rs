@@ -74,6 +74,7 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
             center.set_store(store.clone());
             if let Ok(items) = store.all().await {
                 center.upsert(items);
+                center.drop_expired(crate::center::now_ms());
             }
             if let Ok(Some(prefs)) = store.prefs().await {
                 if crate::center::sets_language(&prefs) {

@@ -486,12 +486,21 @@ impl Store {
         commit(tx, OP).await
     }
 
-    /// Removes and returns every queued frame, oldest first, in one
-    /// transaction. A caller that fails to send them should queue them again.
-    pub async fn take_outbox(&self) -> Result<Vec<String>, StoreError> {
-        const OP: &str = "take_outbox";
-        let tx = self.tx(&[OUTBOX], TransactionMode::Readwrite, OP)?;
+    /// Every queued frame with its key, oldest first. They stay queued until
+    /// [`Store::unqueue`]: the connection removes them once the edge has answered a
+    /// `ping` sent after them, so a socket that dies mid-way loses none.
+    pub async fn outbox(&self) -> Result<Vec<(f64, String)>, StoreError> {
+        const OP: &str = "outbox";
+        let tx = self.tx(&[OUTBOX], TransactionMode::Readonly, OP)?;
         let store = tx.object_store(OUTBOX).map_err(idb(OP))?;
+        let keys = store
+            .get_all_keys::<f64>()
+            .primitive()
+            .map_err(idb(OP))?
+            .await
+            .map_err(idb(OP))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(idb(OP))?;
         let frames = store
             .get_all::<String>()
             .primitive()
@@ -500,11 +509,25 @@ impl Store {
             .map_err(idb(OP))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(idb(OP))?;
-        if !frames.is_empty() {
-            store.clear().map_err(idb(OP))?.await.map_err(idb(OP))?;
+        Ok(keys.into_iter().zip(frames).collect())
+    }
+
+    /// Removes queued frames by key (unknown keys are fine), in one transaction.
+    pub async fn unqueue(&self, keys: &[f64]) -> Result<(), StoreError> {
+        const OP: &str = "unqueue";
+        if keys.is_empty() {
+            return Ok(());
         }
-        commit(tx, OP).await?;
-        Ok(frames)
+        let tx = self.tx(&[OUTBOX], TransactionMode::Readwrite, OP)?;
+        let store = tx.object_store(OUTBOX).map_err(idb(OP))?;
+        let mut deletes = Vec::with_capacity(keys.len());
+        for key in keys {
+            deletes.push(store.delete(*key).primitive().map_err(idb(OP))?);
+        }
+        for d in deletes {
+            d.await.map_err(idb(OP))?;
+        }
+        commit(tx, OP).await
     }
 
     /// Deletes the notifications `ids` (unknown ids are fine), in one transaction. Retention

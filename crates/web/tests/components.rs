@@ -667,3 +667,137 @@ async fn tabs_are_keyboard_usable() {
     );
     assert_eq!(m.titles(), vec!["Payment failed"]);
 }
+
+/// Presses Escape on whatever has the focus.
+fn press_escape() {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Escape");
+    init.set_bubbles(true);
+    document()
+        .active_element()
+        .unwrap()
+        .dispatch_event(
+            &web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap(),
+        )
+        .unwrap();
+}
+
+/// The `data-id` of the item holding the focus, and the focused element's class.
+fn focused_item() -> (Option<String>, String) {
+    let active = document().active_element().unwrap();
+    let item = active
+        .closest(".tidings-item")
+        .unwrap()
+        .and_then(|i| i.get_attribute("data-id"));
+    (item, active.class_name())
+}
+
+#[wasm_bindgen_test]
+async fn keyboard_focus_stays_with_the_item_after_an_action() {
+    let m = mount(Locale::En);
+    m.feed(note("e:1", 1, "One"));
+    m.feed(note("e:2", 2, "Two"));
+    m.open().await;
+    let toggle = m.q(".tidings-item[data-id='e:2'] .tidings-toggle").unwrap();
+    toggle.focus().unwrap();
+    toggle.click();
+    settle().await;
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    // The item was drawn anew (now read); its button has the focus again.
+    assert_eq!(
+        focused_item(),
+        (Some("e:2".into()), "tidings-toggle".into())
+    );
+    // Archived, the item leaves the view: the focus goes to the item now in its place.
+    let archive = m
+        .q(".tidings-item[data-id='e:2'] .tidings-archive")
+        .unwrap();
+    archive.focus().unwrap();
+    archive.click();
+    settle().await;
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert_eq!(m.titles(), vec!["One"]);
+    assert_eq!(
+        focused_item(),
+        (Some("e:1".into()), "tidings-toggle".into())
+    );
+    // And Escape still closes the panel from there.
+    press_escape();
+    settle().await;
+    assert!(m.q("[role=dialog]").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn the_priority_filter_shows_what_filters_after_the_panel_reopens() {
+    let m = mount(Locale::En);
+    let mut urgent = note("e:1", 1, "Card declined");
+    urgent.priority = Priority::Urgent;
+    m.feed(urgent);
+    m.feed(note("e:2", 2, "Shipped"));
+    m.open().await;
+    m.select(".tidings-priority", "urgent").await;
+    assert_eq!(m.titles(), vec!["Card declined"]);
+    m.q("button.tidings-bell").unwrap().click();
+    settle().await;
+    m.open().await;
+    let select: web_sys::HtmlSelectElement = m.q(".tidings-priority").unwrap().unchecked_into();
+    assert_eq!(
+        select.value(),
+        "urgent",
+        "the select says what the list is filtered by"
+    );
+    assert_eq!(m.titles(), vec!["Card declined"]);
+    m.select(".tidings-priority", "").await;
+    assert_eq!(m.titles().len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn expired_items_leave_the_badge_with_the_list() {
+    let m = mount(Locale::En);
+    let mut soon = note("e:1", 1, "Flash sale");
+    soon.expires_at = Some(now_ms() + 60_000);
+    m.feed(soon);
+    m.feed(note("e:2", 2, "Shipped"));
+    settle().await;
+    assert_eq!(m.center.unread(), 2);
+    // A minute later (the center's clock tick), the sale is over: gone from the count too.
+    m.center.drop_expired(now_ms() + 61_000);
+    settle().await;
+    assert_eq!(m.center.unread(), 1);
+    let bell = m.q("button.tidings-bell").unwrap();
+    assert!(
+        bell.get_attribute("aria-label").unwrap().contains('1'),
+        "{:?}",
+        bell.get_attribute("aria-label")
+    );
+    m.open().await;
+    assert_eq!(m.titles(), vec!["Shipped"]);
+}
+
+#[wasm_bindgen_test]
+async fn saving_preferences_keeps_the_language_shown() {
+    // Mounted in Chinese for a shopper who never picked a language: the edge's defaults
+    // (English) arrive with `welcome`, and saving the sheet must not switch to English.
+    let m = mount(Locale::Zh);
+    let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
+    m.center.set_sender(Some(tx));
+    m.center.on_frame(ServerFrame::Welcome {
+        v: tidings_core::protocol::PROTOCOL_VERSION,
+        user: "yan".into(),
+        head: 0,
+        version: 0,
+        prefs: Default::default(),
+        topics: Vec::new(),
+    });
+    m.open().await;
+    m.q(".tidings-prefs-open").unwrap().click();
+    settle().await;
+    m.q(".tidings-prefs-save").unwrap().click();
+    settle().await;
+    let sent: serde_json::Value = serde_json::from_str(&rx.try_recv().unwrap()).unwrap();
+    assert_eq!(sent["prefs"]["locale"], "zh", "{sent}");
+    assert_eq!(
+        m.q("#tidings-heading").unwrap().text_content().unwrap(),
+        "通知"
+    );
+}

@@ -245,30 +245,48 @@ async fn prefs_round_trip() {
     assert_eq!(store.prefs().await.unwrap(), Some(Preferences::default()));
 }
 
+/// The queued frames' texts, oldest first.
+async fn queued(store: &Store) -> Vec<String> {
+    store
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect()
+}
+
 #[wasm_bindgen_test]
-async fn outbox_is_fifo_and_take_empties_it() {
+async fn outbox_is_fifo_and_keeps_frames_until_unqueued() {
     let store = Store::open(&db_name("outbox")).await.unwrap();
-    assert!(store.take_outbox().await.unwrap().is_empty());
+    assert!(store.outbox().await.unwrap().is_empty());
     for i in 0..3 {
         store
             .queue_outbox(&format!(r#"{{"type":"read","ids":["e:{i}"]}}"#))
             .await
             .unwrap();
     }
-    let frames = store.take_outbox().await.unwrap();
+    let sent = store.outbox().await.unwrap();
+    let texts: Vec<String> = sent.iter().map(|(_, f)| f.clone()).collect();
     assert_eq!(
-        frames,
+        texts,
         (0..3)
             .map(|i| format!(r#"{{"type":"read","ids":["e:{i}"]}}"#))
             .collect::<Vec<_>>()
     );
-    assert!(store.take_outbox().await.unwrap().is_empty());
+    // Reading does not remove: a socket that dies before the edge answers loses nothing.
+    assert_eq!(queued(&store).await.len(), 3);
+    // Queued while the first three were in flight, then the first three are answered.
     store.queue_outbox("later-1").await.unwrap();
+    let keys: Vec<f64> = sent.iter().map(|(k, _)| *k).collect();
+    store.unqueue(&keys).await.unwrap();
     store.queue_outbox("later-2").await.unwrap();
     assert_eq!(
-        store.take_outbox().await.unwrap(),
+        queued(&store).await,
         vec!["later-1".to_string(), "later-2".to_string()]
     );
+    store.unqueue(&keys).await.unwrap();
+    assert_eq!(queued(&store).await.len(), 2, "unknown keys are fine");
 }
 
 #[wasm_bindgen_test]
@@ -350,10 +368,7 @@ async fn clear_forgets_server_data_but_keeps_prefs_and_outbox() {
     assert_eq!(store.meta_u64("last_seq").await.unwrap(), None);
     assert_eq!(store.meta_u64("version").await.unwrap(), None);
     assert_eq!(store.prefs().await.unwrap(), Some(prefs));
-    assert_eq!(
-        store.take_outbox().await.unwrap(),
-        vec!["pending".to_string()]
-    );
+    assert_eq!(queued(&store).await, vec!["pending".to_string()]);
     // Usable again afterwards.
     store.put_all(&[item("c", 3, 3)]).await.unwrap();
     assert_eq!(store.all().await.unwrap().len(), 1);
@@ -409,7 +424,7 @@ async fn upgrade_from_v1_keeps_data_and_adds_state_index_and_outbox() {
     assert_eq!(store.all().await.unwrap(), vec![old.clone()]);
     assert_eq!(store.meta_u64("last_seq").await.unwrap(), Some(77));
     store.queue_outbox("x").await.unwrap();
-    assert_eq!(store.take_outbox().await.unwrap(), vec!["x".to_string()]);
+    assert_eq!(queued(&store).await, vec!["x".to_string()]);
 
     // The new state index exists and was filled from the old record.
     let db = Database::open(name.as_str()).await.unwrap();

@@ -12,6 +12,58 @@ pub fn safe_link(link: &str) -> bool {
     ok_chars && ((link.starts_with('/') && !link.starts_with("//")) || link.starts_with("https://"))
 }
 
+/// After an action the item is drawn anew (its key includes its state), which drops the
+/// focus on the clicked button: on the next frame, focus the same button of the same item,
+/// or, when the item left the view (archived, or read under "unread only"), the item now in
+/// its place, or else the panel, so a keyboard user keeps their place.
+fn keep_focus(ev: &leptos::ev::MouseEvent, id: String, button: &'static str) {
+    use wasm_bindgen::JsCast;
+    let Some(list) = ev
+        .current_target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|b| b.closest(".tidings-list").ok().flatten())
+    else {
+        return;
+    };
+    let panel = list.closest(".tidings-panel").ok().flatten();
+    let index = item_index(&list, &id);
+    request_animation_frame(move || {
+        let items = list.children();
+        let focus = |el: Option<web_sys::Element>| {
+            el.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+                .map(|e| e.focus().is_ok())
+                .unwrap_or(false)
+        };
+        let find = |item: web_sys::Element, class: &str| {
+            item.query_selector(&format!(".{class}")).ok().flatten()
+        };
+        if let Some(item) = item_index(&list, &id).and_then(|i| items.item(i)) {
+            if focus(find(item, button)) {
+                return;
+            }
+        }
+        let len = items.length();
+        let near = index.map(|i| i.min(len.saturating_sub(1)));
+        if let Some(item) = near.filter(|_| len > 0).and_then(|i| items.item(i)) {
+            if focus(find(item, "tidings-toggle")) {
+                return;
+            }
+        }
+        focus(panel);
+    });
+}
+
+/// The position of the item with `data-id` = `id` among the list's children.
+fn item_index(list: &web_sys::Element, id: &str) -> Option<u32> {
+    let items = list.children();
+    (0..items.length()).find(|&i| {
+        items
+            .item(i)
+            .and_then(|e| e.get_attribute("data-id"))
+            .is_some_and(|d| d == id)
+    })
+}
+
 /// One item: icon, title, body, time, actions.
 #[component]
 pub fn Item(
@@ -67,13 +119,17 @@ pub fn Item(
                 </span>
             </div>
             <div class="tidings-actions">
-                <button type="button" class="tidings-toggle" on:click=move |_| {
+                <button type="button" class="tidings-toggle" on:click=move |ev| {
                     center.mark(vec![id_toggle.clone()], next);
+                    keep_focus(&ev, id_toggle.clone(), "tidings-toggle");
                 }>
                     {move || i18n::t(locale.get(), toggle_text)}
                 </button>
                 {(state != ReadState::Archived).then(|| view! {
-                    <button type="button" class="tidings-archive" on:click=move |_| center.mark(vec![id_archive.clone()], ReadState::Archived)>
+                    <button type="button" class="tidings-archive" on:click=move |ev| {
+                        center.mark(vec![id_archive.clone()], ReadState::Archived);
+                        keep_focus(&ev, id_archive.clone(), "tidings-archive");
+                    }>
                         {move || i18n::t(locale.get(), Text::Archive)}
                     </button>
                 })}

@@ -26,11 +26,13 @@ pub fn NotificationCenter(
     center: Center,
 ) -> impl IntoView {
     // Relative times ("2 min ago") and expiry follow the clock.
-    let handle = set_interval_with_handle(
-        move || center.now.set(crate::center::now_ms()),
-        std::time::Duration::from_secs(30),
-    )
-    .ok();
+    let tick = move || {
+        let now = crate::center::now_ms();
+        center.now.set(now);
+        center.drop_expired(now);
+    };
+    tick();
+    let handle = set_interval_with_handle(tick, std::time::Duration::from_secs(30)).ok();
     on_cleanup(move || {
         if let Some(h) = handle {
             h.clear();

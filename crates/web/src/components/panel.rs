@@ -249,10 +249,10 @@ pub fn Panel(
                         <label>
                             <span class="tidings-sr-only">{move || i18n::t(locale.get(), Text::PriorityFilter)}</span>
                             <select class="tidings-priority" on:change=move |ev| min_priority.set(Priority::parse(&event_target_value(&ev)))>
-                                <option value="">{move || i18n::t(locale.get(), Text::AnyPriority)}</option>
+                                <option value="" selected=move || min_priority.get().is_none()>{move || i18n::t(locale.get(), Text::AnyPriority)}</option>
                                 {[Priority::Normal, Priority::High, Priority::Urgent].into_iter().map(|p| {
                                     let value = match p { Priority::Low => "low", Priority::Normal => "normal", Priority::High => "high", Priority::Urgent => "urgent" };
-                                    view! { <option value=value>{move || i18n::priority(locale.get(), p)}</option> }
+                                    view! { <option value=value selected=move || min_priority.get() == Some(p)>{move || i18n::priority(locale.get(), p)}</option> }
                                 }).collect_view()}
                             </select>
                         </label>

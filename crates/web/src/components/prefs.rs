@@ -43,7 +43,8 @@ pub fn PrefsSheet(
     });
     let start = RwSignal::new(hhmm(q.start_minute));
     let end = RwSignal::new(hhmm(q.end_minute));
-    let lang = RwSignal::new(current.locale);
+    // The language shown (mount's `locale` until the shopper picks one).
+    let lang = RwSignal::new(locale.get_untracked());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let quiet_hours = if quiet_on.get_untracked() {
