@@ -226,3 +226,31 @@ async fn the_ops_socket_streams_a_snapshot_then_ticks_with_redacted_rejections()
     );
     assert_eq!(rejection_lines.iter().map(|l| l.total).sum::<u64>(), 2);
 }
+
+#[tokio::test]
+async fn a_user_whose_ops_role_is_revoked_stops_getting_ops_alerts() {
+    let edge = Edge::start().await;
+    let alert = |id: &str, name: &str| {
+        json!({"id": id, "type": "ops.alert_fired", "occurred_at": now_secs(),
+               "data": {"alert": name, "label_en": name}})
+    };
+    let mut ops = edge.connect_with_token(&ops_token_for("ivy")).await;
+    ops.hello(0).await;
+    let (status, body) = edge.post_events(json!([alert("a-1", "first")])).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (202, Some(1)),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(ops);
+    // Her next connect carries a shopper token only (the role was revoked): she leaves the
+    // ops segment, and the next alert does not reach her.
+    let (head, _) = edge.connect("ivy").await.hello(0).await;
+    assert_eq!(head, 1, "the ops alert reached ivy while she had the role");
+    let (status, _) = edge.post_events(json!([alert("a-2", "second")])).await;
+    assert_eq!(status, 202);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (head, items) = edge.connect("ivy").await.hello(0).await;
+    assert_eq!(head, 1, "no ops alert after the role went: {items:?}");
+}

@@ -319,8 +319,14 @@ impl Inbox {
         let user = param("user").unwrap_or_default();
         if !user.is_empty() {
             self.remember_user(&user).await?;
-            if param("role").as_deref() == Some("ops") {
-                crate::topics::set_member(&self.env, "segment:ops", &user, true).await?;
+            // An ops token joins `segment:ops`; the first connect without one after that (the
+            // role was revoked) leaves it again.
+            let ops = param("role").as_deref() == Some("ops");
+            let sql = self.sql();
+            let member = store::get_meta::<bool>(&sql, "ops")?.unwrap_or(false);
+            if ops || member {
+                crate::topics::set_member(&self.env, "segment:ops", &user, ops).await?;
+                store::put_meta(&sql, "ops", &ops)?;
             }
         }
         let pair = WebSocketPair::new()?;
