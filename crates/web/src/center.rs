@@ -69,6 +69,9 @@ pub struct Center {
     channel: StoredValue<Option<web_sys::BroadcastChannel>, LocalStorage>,
     /// The bell, to return focus to when the panel closes.
     bell: StoredValue<Option<web_sys::HtmlElement>, LocalStorage>,
+    /// What this tab heard through the leader (which writes it to IndexedDB after relaying):
+    /// written by this tab if it takes the socket over, in case the leader closed first.
+    heard: StoredValue<Vec<Notification>, LocalStorage>,
 }
 
 /// The current time (unix ms).
@@ -98,6 +101,7 @@ impl Center {
             store: StoredValue::new_local(None),
             channel: StoredValue::new_local(None),
             bell: StoredValue::new_local(None),
+            heard: StoredValue::new_local(Vec::new()),
         }
     }
 
@@ -109,6 +113,18 @@ impl Center {
     /// The IndexedDB store, if open.
     pub fn store(&self) -> Option<Rc<Store>> {
         self.store.get_value()
+    }
+
+    /// Writes what this tab heard as a follower to IndexedDB (newer versions only), before it
+    /// resumes the socket after the highest seq it holds: what the last leader relayed but had
+    /// not stored yet is not lost.
+    pub async fn store_heard(&self) {
+        let heard = std::mem::take(&mut *self.heard.write_value());
+        if let (Some(store), false) = (self.store(), heard.is_empty()) {
+            if let Err(e) = store.put_all(&heard).await {
+                web_sys::console::warn_1(&format!("tidings: {e}").into());
+            }
+        }
     }
 
     /// Forgets items that expired by `now`, in the view and in IndexedDB: the panel never
@@ -405,8 +421,13 @@ impl Center {
             // Frames and status come from the leader; only a follower listens to them.
             TabMessage::Frame { text } if role == Role::Follower => {
                 if let Ok(frame) = ServerFrame::decode(&text) {
-                    // The leader writes them to IndexedDB.
-                    self.on_frame(frame);
+                    // The leader writes them to IndexedDB; kept until it has had time to.
+                    let notes = self.on_frame(frame);
+                    self.heard.update_value(|h| {
+                        h.extend(notes);
+                        let len = h.len();
+                        h.drain(..len.saturating_sub(crate::connection::RETENTION));
+                    });
                 }
             }
             TabMessage::Status { status, missed } if role == Role::Follower => {

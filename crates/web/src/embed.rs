@@ -61,6 +61,9 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
     let user =
         tidings_core::token::peek_subject(&options.token).unwrap_or_else(|| "anonymous".into());
     center.join_tabs(&user);
+    // A follower until the lock says otherwise: frames another tab's socket relays while the
+    // history loads are not missed.
+    center.set_role(Role::Follower);
     mount_watch_buttons(center);
     leptos::task::spawn_local(async move {
         let store = match Store::open(&format!("tidings-{user}")).await {
@@ -89,10 +92,12 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
             let (url, store) = (url.clone(), store.clone());
             move || {
                 center.set_role(Role::Leader);
-                leptos::task::spawn_local(crate::connection::run(center, url, store));
+                leptos::task::spawn_local(async move {
+                    center.store_heard().await;
+                    crate::connection::run(center, url, store).await
+                });
             }
         };
-        center.set_role(Role::Follower);
         if !crate::tabs::request_lock(&crate::tabs::lock_name(&user), lead) {
             center.set_role(Role::Solo);
             crate::connection::run(center, url, store).await;

@@ -801,3 +801,38 @@ async fn saving_preferences_keeps_the_language_shown() {
         "通知"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_tab_taking_the_socket_over_stores_what_the_last_leader_relayed() {
+    use tidings_web::tabs::Role;
+    let (leader, follower) = two_tabs();
+    leader.center.set_role(Role::Leader);
+    follower.center.set_role(Role::Follower);
+    let name = format!(
+        "tidings-test-heard-{}",
+        (js_sys::Math::random() * 1e9) as u64
+    );
+    let store = std::rc::Rc::new(tidings_web::store::Store::open(&name).await.unwrap());
+    follower.center.set_store(store.clone());
+    // The leader relays a notification and closes before writing it.
+    leader.center.relay(
+        &ServerFrame::Notify {
+            notification: note("e:unsaved", 9, "Relayed, not stored"),
+        }
+        .encode(),
+    );
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert!(store.all().await.unwrap().is_empty());
+    // The follower takes over: what it heard is stored before it resumes after seq 9.
+    follower.center.set_role(Role::Leader);
+    follower.center.store_heard().await;
+    let stored: Vec<_> = store
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.id, n.seq))
+        .collect();
+    assert_eq!(stored, vec![("e:unsaved".to_string(), 9)]);
+    assert_eq!(follower.center.last_seq(), 9);
+}
