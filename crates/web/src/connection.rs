@@ -110,6 +110,7 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
     // Outbox keys sent on this socket, removed from IndexedDB when the edge answers the
     // `ping` sent after them (it handles a socket's frames in order).
     let mut unanswered: Vec<f64> = Vec::new();
+    let mut version_heard: Option<u64> = None;
     loop {
         let msg = if welcomed {
             // A quiet socket is asked for a pong; none means a dead connection that still
@@ -185,12 +186,12 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         if !synced && resuming && matches!(frame, ServerFrame::Notify { .. }) {
             missed += 1;
         }
-        let version = match &frame {
-            ServerFrame::Changed { version, .. } | ServerFrame::Welcome { version, .. } => {
-                Some(*version)
-            }
-            _ => None,
-        };
+        // The newest read-state version heard, saved with the next write of the batch it
+        // belongs to (a resume then asks only for changes after it).
+        if let ServerFrame::Changed { version, .. } | ServerFrame::Welcome { version, .. } = &frame
+        {
+            version_heard = Some(*version);
+        }
         if let ServerFrame::Reset { .. } = frame {
             // What follows is the whole history again, not what we missed.
             resuming = false;
@@ -202,7 +203,7 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         batch.extend(center.on_frame(frame));
         // During replay, write in batches; once live, write each frame at once.
         if synced || is_synced || batch.len() >= 200 {
-            persist(&store, std::mem::take(&mut batch), version).await;
+            persist(&store, std::mem::take(&mut batch), version_heard.take()).await;
         }
         if is_synced && !synced {
             synced = true;
@@ -221,7 +222,7 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         }
     }
     let _ = stop.send(());
-    persist(&store, batch, None).await;
+    persist(&store, batch, version_heard).await;
     synced
 }
 
