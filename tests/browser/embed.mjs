@@ -1,6 +1,6 @@
 // Browser test of embedding: examples/embed.html, a plain page served with the files
 // `cargo xtask bundle` wrote by a static server of this script (its own origin, not the edge's),
-// mounts the center with `mount(element, {edgeUrl, token, locale})`; the bell appears where it
+// mounts the center with `mount(element, {edgeUrl, token, locale, getToken})`; the bell appears where it
 // was mounted, live events reach it over a socket to the edge's origin, the product card gets
 // watch buttons, tidings.css styles it (themable by --tidings-* properties on the page), and
 // `locale: 'zh'` gives a Chinese UI.
@@ -62,6 +62,14 @@ try {
   await zh.goto(`${origin}/?edge=${encodeURIComponent(edge)}&token=${encodeURIComponent(token)}&lang=zh`);
   await zh.waitForFunction(() => document.querySelector('#bell button.tidings-bell')?.getAttribute('aria-label')?.startsWith('通知'), null, { timeout: 30000 })
     .then(() => ok("locale 'zh' gives a Chinese bell"), () => fail("locale 'zh' did not give a Chinese bell"));
+  // A token the edge refuses (expired, say) is replaced by what getToken() gives.
+  const renewed = await browser.newPage();
+  renewed.on('pageerror', (e) => errors.push(`renewed page: ${e}`));
+  await renewed.goto(`${origin}/?edge=${encodeURIComponent(edge)}&token=expired.token.here&fresh=${encodeURIComponent(token)}`);
+  await renewed.locator('#bell button.tidings-bell').click({ timeout: 30000 });
+  await renewed.locator('#tidings-panel .tidings-status.live').waitFor({ timeout: 20000 })
+    .then(() => ok('a refused token is renewed through getToken() and the center goes live'),
+      () => fail('the center did not go live with the token from getToken()'));
   check(errors.length === 0, 'no page errors', errors.join('; '));
 } catch (e) {
   fail(e.stack || String(e));

@@ -16,6 +16,7 @@ use tidings_core::notification::Notification;
 use tidings_core::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 
 use crate::center::{Center, Status};
+use crate::embed::{socket_url, Options};
 use crate::store::Store;
 
 /// Delay before reconnect attempt `attempt` (0-based): 0.5 s doubling to 30 s, with ±50 % jitter.
@@ -28,10 +29,16 @@ pub fn backoff_ms(attempt: u32, jitter: f64) -> u32 {
 /// How many notifications IndexedDB keeps; beyond it the oldest go, archived ones first.
 pub const RETENTION: usize = 5_000;
 
-/// Runs forever: keeps `center` connected to `ws_url`.
-pub async fn run(center: Center, ws_url: String, store: Option<Rc<Store>>) {
+/// Runs forever: keeps `center` connected to the edge of `options`, with a fresh token from
+/// `getToken` (when the page gave one) before every reconnect.
+pub async fn run(center: Center, mut options: Options, store: Option<Rc<Store>>) {
     let mut attempt = 0u32;
+    let mut first = true;
     loop {
+        if !std::mem::take(&mut first) {
+            options.renew_token().await;
+        }
+        let ws_url = socket_url(&options);
         // Once offline, it stays offline (not flickering to "reconnecting") until a resume succeeds.
         if attempt < 2 {
             center.set_status(Status::Reconnecting);

@@ -25,6 +25,31 @@ pub struct Options {
     pub token: String,
     /// UI language.
     pub locale: Locale,
+    /// `getToken()`: called before each reconnect for a fresh token (a string, or a promise
+    /// of one), so a center open for longer than a token lives keeps working.
+    pub get_token: Option<js_sys::Function>,
+}
+
+impl Options {
+    /// Asks the page for a fresh token, when it gave `getToken`; keeps the old one if the
+    /// call fails or gives no string.
+    pub async fn renew_token(&mut self) {
+        let Some(get) = &self.get_token else { return };
+        let answer = match get.call0(&JsValue::NULL) {
+            Ok(v) if v.is_instance_of::<js_sys::Promise>() => {
+                wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(v)).await
+            }
+            other => other,
+        };
+        match answer
+            .ok()
+            .and_then(|v| v.as_string())
+            .filter(|t| !t.is_empty())
+        {
+            Some(token) => self.token = token,
+            None => leptos::logging::warn!("tidings: getToken() gave no token; trying the old one"),
+        }
+    }
 }
 
 /// The WebSocket URL for `options`.
@@ -87,20 +112,19 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
             }
         }
         // One socket per browser: the tab holding the Web Lock connects; the others follow it.
-        let url = socket_url(&options);
         let lead = {
-            let (url, store) = (url.clone(), store.clone());
+            let (options, store) = (options.clone(), store.clone());
             move || {
                 center.set_role(Role::Leader);
                 leptos::task::spawn_local(async move {
                     center.store_heard().await;
-                    crate::connection::run(center, url, store).await
+                    crate::connection::run(center, options, store).await
                 });
             }
         };
         if !crate::tabs::request_lock(&crate::tabs::lock_name(&user), lead) {
             center.set_role(Role::Solo);
-            crate::connection::run(center, url, store).await;
+            crate::connection::run(center, options, store).await;
         }
     });
     center
@@ -140,7 +164,7 @@ pub fn mount_watch_buttons(center: Center) {
     }
 }
 
-/// JavaScript entry point: `mount(element, {edgeUrl, token, locale})`.
+/// JavaScript entry point: `mount(element, {edgeUrl, token, locale, getToken})`.
 #[wasm_bindgen]
 pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
     let get = |k: &str| {
@@ -161,6 +185,9 @@ pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<(), JsVa
             edge_url: get("edgeUrl").unwrap_or_default(),
             token,
             locale,
+            get_token: js_sys::Reflect::get(&options, &JsValue::from_str("getToken"))
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok()),
         },
     );
     Ok(())
@@ -226,6 +253,7 @@ pub fn boot_demo() {
                 edge_url: String::new(),
                 token,
                 locale,
+                get_token: None,
             },
         );
     });

@@ -69,6 +69,7 @@ pub fn live_url(edge_url: &str, token: &str) -> String {
         edge_url: edge_url.to_owned(),
         token: token.to_owned(),
         locale: Locale::En,
+        get_token: None,
     });
     socket.replacen("/v1/connect?", "/v1/ops/live?", 1)
 }
