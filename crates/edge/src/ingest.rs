@@ -226,7 +226,7 @@ pub async fn route_events(
         (indexes, outcome.map(|r| (r.fresh, r.report)))
     });
     let mut fresh = vec![false; slots.len()];
-    let mut failed: Vec<Option<String>> = vec![None; slots.len()];
+    let mut failed = vec![false; slots.len()];
     let (users, topics) = futures_util::future::join(join_all(calls), join_all(topic_calls)).await;
     let mut delivered = Report::default();
     let results: Vec<_> = users
@@ -255,9 +255,11 @@ pub async fn route_events(
     for (indexes, outcome) in results {
         match outcome {
             Ok(f) => indexes.into_iter().zip(f).for_each(|(i, f)| fresh[i] |= f),
-            Err(e) => indexes
-                .into_iter()
-                .for_each(|i| failed[i] = Some(e.to_string())),
+            Err(e) => {
+                // The details (an object's own answer) go to the log, not to the sender.
+                worker::console_error!("storing events failed: {e}");
+                indexes.into_iter().for_each(|i| failed[i] = true);
+            }
         }
     }
     let verdicts: Vec<Verdict> = slots
@@ -265,18 +267,16 @@ pub async fn route_events(
         .enumerate()
         .map(|(i, slot)| match slot {
             Slot::Done(v) => v,
-            Slot::Pending(id) => match failed[i].take() {
-                Some(e) => Verdict::rejected(
-                    Some(id),
-                    Rejection::new(
-                        "storage_unavailable",
-                        format!("events[{i}]"),
-                        format!("could not store it ({e}); retry the event"),
-                    ),
+            Slot::Pending(id) if failed[i] => Verdict::rejected(
+                Some(id),
+                Rejection::new(
+                    "storage_unavailable",
+                    format!("events[{i}]"),
+                    "could not store it just now; retry the event".to_owned(),
                 ),
-                None if fresh[i] => Verdict::Accepted { id },
-                None => Verdict::Duplicate { id },
-            },
+            ),
+            Slot::Pending(id) if fresh[i] => Verdict::Accepted { id },
+            Slot::Pending(id) => Verdict::Duplicate { id },
         })
         .collect();
     let mut report = Report {

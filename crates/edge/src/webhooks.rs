@@ -55,11 +55,21 @@ pub struct DecodeResponse {
 /// Handles a platform webhook.
 pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<Response> {
     let limits = Limits::default();
-    let body = req.bytes().await?;
-    if body.len() > limits.max_body_bytes {
+    // A declared length over the limit is refused before the body is read.
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|l| l.parse::<usize>().ok());
+    let body = match declared {
+        Some(len) if len > limits.max_body_bytes => Vec::new(),
+        _ => req.bytes().await?,
+    };
+    let size = declared
+        .filter(|l| *l > limits.max_body_bytes)
+        .unwrap_or(body.len());
+    if size > limits.max_body_bytes {
         let msg = format!(
-            "body is {} bytes, more than the limit of {}",
-            body.len(),
+            "body is {size} bytes, more than the limit of {}",
             limits.max_body_bytes
         );
         let report = Report::refused(platform.name(), "body_too_large", &msg, None, now_ms());

@@ -699,6 +699,11 @@ async fn keyboard_focus_stays_with_the_item_after_an_action() {
     m.feed(note("e:2", 2, "Two"));
     m.open().await;
     let toggle = m.q(".tidings-item[data-id='e:2'] .tidings-toggle").unwrap();
+    // The buttons say which item they act on.
+    assert_eq!(
+        toggle.get_attribute("aria-label").as_deref(),
+        Some("Mark read: Two")
+    );
     toggle.focus().unwrap();
     toggle.click();
     settle().await;
