@@ -56,3 +56,24 @@ pub fn with_cors(mut resp: Response, origin: Option<&str>, allowed: &[String]) -
     }
     resp
 }
+
+/// The request's body, or `Err(size)` when it is over `limit` bytes; a declared
+/// `Content-Length` over the limit is refused before the body is read.
+pub async fn body_within(
+    req: &mut Request,
+    limit: usize,
+) -> Result<std::result::Result<Vec<u8>, usize>> {
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|l| l.parse::<usize>().ok());
+    if let Some(len) = declared.filter(|len| *len > limit) {
+        return Ok(Err(len));
+    }
+    let body = req.bytes().await?;
+    Ok(if body.len() > limit {
+        Err(body.len())
+    } else {
+        Ok(body)
+    })
+}

@@ -41,19 +41,10 @@ pub struct IngestResponse {
 /// Handles `POST /v1/events`.
 pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
     let limits = Limits::default();
-    if let Some(len) = req
-        .headers()
-        .get("Content-Length")?
-        .and_then(|l| l.parse::<usize>().ok())
-    {
-        if len > limits.max_body_bytes {
-            return too_large(env, len, &limits).await;
-        }
-    }
-    let body = req.bytes().await?;
-    if body.len() > limits.max_body_bytes {
-        return too_large(env, body.len(), &limits).await;
-    }
+    let body = match crate::http::body_within(req, limits.max_body_bytes).await? {
+        Ok(body) => body,
+        Err(size) => return too_large(env, size, &limits).await,
+    };
     let Some(secret) = config::secret(env, names::INGEST) else {
         return error(
             500,

@@ -55,27 +55,18 @@ pub struct DecodeResponse {
 /// Handles a platform webhook.
 pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<Response> {
     let limits = Limits::default();
-    // A declared length over the limit is refused before the body is read.
-    let declared = req
-        .headers()
-        .get("Content-Length")?
-        .and_then(|l| l.parse::<usize>().ok());
-    let body = match declared {
-        Some(len) if len > limits.max_body_bytes => Vec::new(),
-        _ => req.bytes().await?,
+    let body = match crate::http::body_within(req, limits.max_body_bytes).await? {
+        Ok(body) => body,
+        Err(size) => {
+            let msg = format!(
+                "body is {size} bytes, more than the limit of {}",
+                limits.max_body_bytes
+            );
+            let report = Report::refused(platform.name(), "body_too_large", &msg, None, now_ms());
+            stats::report(env, report).await;
+            return error(413, "body_too_large", &msg);
+        }
     };
-    let size = declared
-        .filter(|l| *l > limits.max_body_bytes)
-        .unwrap_or(body.len());
-    if size > limits.max_body_bytes {
-        let msg = format!(
-            "body is {size} bytes, more than the limit of {}",
-            limits.max_body_bytes
-        );
-        let report = Report::refused(platform.name(), "body_too_large", &msg, None, now_ms());
-        stats::report(env, report).await;
-        return error(413, "body_too_large", &msg);
-    }
     let (secret_name, header_name) = match platform {
         Platform::Shopify => (names::SHOPIFY, "X-Shopify-Hmac-Sha256"),
         Platform::Stripe => (names::STRIPE, "Stripe-Signature"),

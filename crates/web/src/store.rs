@@ -514,20 +514,30 @@ impl Store {
 
     /// Removes queued frames by key (unknown keys are fine), in one transaction.
     pub async fn unqueue(&self, keys: &[f64]) -> Result<(), StoreError> {
-        const OP: &str = "unqueue";
-        if keys.is_empty() {
+        let keys = keys.iter().map(|k| JsValue::from_f64(*k));
+        self.delete_keys(OUTBOX, keys, "unqueue").await
+    }
+
+    /// Deletes `keys` (unknown ones are fine) from the object store `name`, in one transaction.
+    async fn delete_keys(
+        &self,
+        name: &str,
+        keys: impl ExactSizeIterator<Item = JsValue>,
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        if keys.len() == 0 {
             return Ok(());
         }
-        let tx = self.tx(&[OUTBOX], TransactionMode::Readwrite, OP)?;
-        let store = tx.object_store(OUTBOX).map_err(idb(OP))?;
+        let tx = self.tx(&[name], TransactionMode::Readwrite, op)?;
+        let store = tx.object_store(name).map_err(idb(op))?;
         let mut deletes = Vec::with_capacity(keys.len());
         for key in keys {
-            deletes.push(store.delete(*key).primitive().map_err(idb(OP))?);
+            deletes.push(store.delete(key).primitive().map_err(idb(op))?);
         }
         for d in deletes {
-            d.await.map_err(idb(OP))?;
+            d.await.map_err(idb(op))?;
         }
-        commit(tx, OP).await
+        commit(tx, op).await
     }
 
     /// Deletes the notifications `ids` (unknown ids are fine), in one transaction. Retention
@@ -535,20 +545,8 @@ impl Store {
     /// first, then the oldest read, then the oldest unread) picks from the center's in-memory
     /// view of the store.
     pub async fn delete(&self, ids: &[String]) -> Result<(), StoreError> {
-        const OP: &str = "delete";
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let tx = self.tx(&[NOTIFICATIONS], TransactionMode::Readwrite, OP)?;
-        let store = tx.object_store(NOTIFICATIONS).map_err(idb(OP))?;
-        let mut deletes = Vec::with_capacity(ids.len());
-        for id in ids {
-            deletes.push(store.delete(id.as_str()).primitive().map_err(idb(OP))?);
-        }
-        for d in deletes {
-            d.await.map_err(idb(OP))?;
-        }
-        commit(tx, OP).await
+        let keys = ids.iter().map(|id| JsValue::from_str(id));
+        self.delete_keys(NOTIFICATIONS, keys, "delete").await
     }
 
     /// Forgets what came from the server, for the protocol's `reset`: every
