@@ -375,6 +375,21 @@ impl<'a> Json<'a> {
         found.map(Json::classify)
     }
 
+    /// Calls `f(key, value)` for each member of an object, in order (nothing for any
+    /// other value).
+    pub fn for_each_member(&self, mut f: impl FnMut(Cow<'a, str>, Json<'a>)) {
+        if let Json::Object(text) = *self {
+            for_each_member(text, |k, escaped, value| {
+                let key = if escaped {
+                    Cow::Owned(unescape(k))
+                } else {
+                    Cow::Borrowed(k)
+                };
+                f(key, Json::classify(value))
+            });
+        }
+    }
+
     /// Item `i` of an array.
     pub fn index(&self, i: usize) -> Option<Json<'a>> {
         self.items().nth(i)
@@ -436,10 +451,48 @@ fn slice(text: &str, (a, b): (u32, u32)) -> &str {
     text.get(a as usize..b as usize).unwrap_or("")
 }
 
-/// A JSON string's inner text with its escapes resolved.
-fn unescape(raw: &str) -> String {
-    let quoted = format!("\"{raw}\"");
-    serde_json::from_str(&quoted).unwrap_or_default()
+/// A JSON string's inner text (valid JSON, as checked by `serde_json` or the strict reader)
+/// with its escapes resolved; a lone surrogate, which neither lets through, reads as U+FFFD.
+pub(crate) fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let b = &rest.as_bytes()[at..];
+        let (ch, used) = match b.get(1) {
+            Some(b'n') => ('\n', 2),
+            Some(b't') => ('\t', 2),
+            Some(b'r') => ('\r', 2),
+            Some(b'b') => ('\u{8}', 2),
+            Some(b'f') => ('\u{c}', 2),
+            Some(b'u') => match hex4(b, 2) {
+                Some(high @ 0xD800..=0xDBFF) => match (b.get(6..8), hex4(b, 8)) {
+                    (Some(b"\\u"), Some(low @ 0xDC00..=0xDFFF)) => {
+                        let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                        (char::from_u32(c).unwrap_or('\u{fffd}'), 12)
+                    }
+                    _ => ('\u{fffd}', 6),
+                },
+                Some(c) => (char::from_u32(c).unwrap_or('\u{fffd}'), 6),
+                None => ('\u{fffd}', b.len().min(6)),
+            },
+            Some(&c) if c.is_ascii() => (c as char, 2),
+            _ => ('\\', 1),
+        };
+        out.push(ch);
+        rest = rest.get(at + used..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The four hex digits at `b[i..i + 4]` as a number.
+fn hex4(b: &[u8], i: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(b.get(i..i + 4)?).ok()?;
+    if !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(digits, 16).ok()
 }
 
 /// The top-level members of `text` when it is an object.
@@ -528,7 +581,7 @@ pub(crate) fn strict_object(text: &str, start: usize) -> Option<(usize, Vec<Stri
     }
     let mut members = Vec::with_capacity(8);
     let rel = |i: usize| (i - start) as u32;
-    let end = strict_members(
+    let end = strict_members::<false>(
         text.as_bytes(),
         start,
         1,
@@ -547,7 +600,7 @@ pub(crate) fn strict_object(text: &str, start: usize) -> Option<(usize, Vec<Stri
 /// The strict object at `b[i]`: calls `on_member(key span, key escaped, value span, value
 /// is an escaped string)` for each member (spans are byte ranges of `b`, the key's between
 /// its quotes) and returns the index after the closing brace.
-fn strict_members(
+fn strict_members<const UNICODE: bool>(
     b: &[u8],
     i: usize,
     depth: u32,
@@ -561,7 +614,7 @@ fn strict_members(
         return Some(j + 1);
     }
     loop {
-        let (key_end, escaped) = strict_string_end(b, j)?;
+        let (key_end, escaped) = string_end_in::<UNICODE>(b, j)?;
         let key = (j + 1, key_end - 1);
         j = skip_ws(b, key_end);
         if b.get(j) != Some(&b':') {
@@ -569,8 +622,8 @@ fn strict_members(
         }
         let value_start = skip_ws(b, j + 1);
         let (value_end, value_escaped) = match b.get(value_start) {
-            Some(b'"') => strict_string_end(b, value_start)?,
-            _ => (strict_value_end(b, value_start, depth)?, false),
+            Some(b'"') => string_end_in::<UNICODE>(b, value_start)?,
+            _ => (strict_value_end::<UNICODE>(b, value_start, depth)?, false),
         };
         on_member(key, escaped, (value_start, value_end), value_escaped);
         j = skip_ws(b, value_end);
@@ -583,18 +636,18 @@ fn strict_members(
 }
 
 /// The index after the strict JSON value at `b[i]` (see [`strict_object`]).
-fn strict_value_end(b: &[u8], i: usize, depth: u32) -> Option<usize> {
+fn strict_value_end<const UNICODE: bool>(b: &[u8], i: usize, depth: u32) -> Option<usize> {
     match *b.get(i)? {
-        b'"' => strict_string_end(b, i).map(|(end, _)| end),
+        b'"' => string_end_in::<UNICODE>(b, i).map(|(end, _)| end),
         b'{' | b'[' if depth >= STRICT_DEPTH => None,
-        b'{' => strict_members(b, i, depth + 1, &mut |_, _, _, _| {}),
+        b'{' => strict_members::<UNICODE>(b, i, depth + 1, &mut |_, _, _, _| {}),
         b'[' => {
             let mut j = skip_ws(b, i + 1);
             if b.get(j) == Some(&b']') {
                 return Some(j + 1);
             }
             loop {
-                j = skip_ws(b, strict_value_end(b, j, depth + 1)?);
+                j = skip_ws(b, strict_value_end::<UNICODE>(b, j, depth + 1)?);
                 match b.get(j)? {
                     b',' => j = skip_ws(b, j + 1),
                     b']' => return Some(j + 1),
@@ -648,6 +701,13 @@ pub(crate) fn strict_number_end(b: &[u8], i: usize) -> Option<usize> {
 /// whether it has escapes; `None` for a control character, a bad escape or a
 /// `\u` escape (left to `serde_json`).
 pub(crate) fn strict_string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    string_end_in::<false>(b, i)
+}
+
+/// [`strict_string_end`], and with `UNICODE` also `\u` escapes as `serde_json` reads them
+/// into a string: four hex digits, a high surrogate only with its low one after it.
+#[inline(always)]
+fn string_end_in<const UNICODE: bool>(b: &[u8], i: usize) -> Option<(usize, bool)> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
@@ -666,19 +726,33 @@ pub(crate) fn strict_string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
         match *b.get(j)? {
             b'"' => return Some((j + 1, escaped)),
             b'\\' => {
-                if !matches!(
-                    b.get(j + 1)?,
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't'
-                ) {
-                    return None;
-                }
+                j += match b.get(j + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                    b'u' if UNICODE => match hex4(b, j + 2)? {
+                        0xD800..=0xDBFF => match (b.get(j + 6..j + 8), hex4(b, j + 8)) {
+                            (Some(b"\\u"), Some(0xDC00..=0xDFFF)) => 12,
+                            _ => return None,
+                        },
+                        0xDC00..=0xDFFF => return None,
+                        _ => 6,
+                    },
+                    _ => return None,
+                };
                 escaped = true;
-                j += 2;
             }
             0x00..=0x1f => return None,
             _ => j += 1,
         }
     }
+}
+
+/// The whole of `text` as one strict JSON value (whitespace around it allowed, `\u`
+/// escapes too, nesting up to 32 deep), or `None` if it is not exactly that.
+pub(crate) fn strict_json(text: &str) -> Option<Json<'_>> {
+    let b = text.as_bytes();
+    let start = skip_ws(b, 0);
+    let end = strict_value_end::<true>(b, start, 1)?;
+    (skip_ws(b, end) == b.len()).then(|| Json::classify(&text[start..end]))
 }
 
 /// The high bit of each of the eight bytes of `w` (little-endian) that is `"`, `\\` or below

@@ -54,6 +54,7 @@ pub mod template;
 pub mod time;
 pub mod token;
 pub mod webhooks;
+pub mod wire;
 
 /// The version of this crate, reported by `GET /v1/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

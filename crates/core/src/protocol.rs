@@ -202,129 +202,27 @@ impl ClientFrame {
         }
     }
 
-    /// Encodes the frame as JSON text.
+    /// Encodes the frame as JSON text (as `serde_json` writes it, by [`crate::wire`]).
     pub fn encode(&self) -> String {
-        serde_json::to_string(self).expect("frames serialize")
+        crate::wire::ToJson::to_json(self)
     }
 }
 
 impl ServerFrame {
-    /// Encodes the frame as JSON text.
+    /// Encodes the frame as JSON text (as `serde_json` writes it, by [`crate::wire`]).
     pub fn encode(&self) -> String {
-        serde_json::to_string(self).expect("frames serialize")
+        crate::wire::ToJson::to_json(self)
     }
 
     /// Decodes a server frame (used by clients and tests).
     ///
-    /// Reads `type` first, then that variant's fields from the same text. Every frame that
-    /// the derived `Deserialize` accepts as a JSON object decodes to the same value (tested,
-    /// and fuzzed by `server_frame`); unlike the derive it refuses the array form
-    /// (`["synced", 3]`, which no edge sends) and does not check the values of fields it
-    /// ignores (`{"type":"pong","x":1e400}` is a pong). The derive for an internally tagged
-    /// enum buffers every frame into a generic tree first, which links a second deserializer
-    /// of every field type into the browser bundle.
+    /// Read by [`crate::wire`], without serde: every frame that the derived `Deserialize`
+    /// accepts as a JSON object decodes to the same value (tested, and fuzzed by
+    /// `server_frame`); unlike the derive it refuses the array form of a frame or of a struct
+    /// inside it (`["synced", 3]`, `"prefs": []`, which no edge sends) and does not check the values of fields it ignores beyond their being
+    /// strict JSON (`{"type":"pong","x":1e400}` is a pong).
     pub fn decode(text: &str) -> Result<ServerFrame, ProtocolError> {
-        use std::borrow::Cow;
-        #[derive(Deserialize)]
-        struct Tag<'a> {
-            #[serde(rename = "type", borrow)]
-            kind: Cow<'a, str>,
-        }
-        #[derive(Deserialize)]
-        struct Welcome {
-            v: u32,
-            user: String,
-            head: u64,
-            version: u64,
-            prefs: Preferences,
-            #[serde(default)]
-            topics: Vec<String>,
-        }
-        #[derive(Deserialize)]
-        struct Notify {
-            notification: Notification,
-        }
-        #[derive(Deserialize)]
-        struct Head {
-            head: u64,
-        }
-        #[derive(Deserialize)]
-        struct Changed {
-            ids: Vec<String>,
-            state: ReadState,
-            version: u64,
-        }
-        #[derive(Deserialize)]
-        struct Prefs {
-            prefs: Preferences,
-        }
-        #[derive(Deserialize)]
-        struct Topics {
-            topics: Vec<String>,
-        }
-        #[derive(Deserialize)]
-        struct Reset {
-            oldest: u64,
-        }
-        #[derive(Deserialize)]
-        struct Error {
-            code: String,
-            message: String,
-        }
-        fn body<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, ProtocolError> {
-            serde_json::from_str(text).map_err(|e| ProtocolError::BadFrame(e.to_string()))
-        }
-        let tag: Tag<'_> = body(text)?;
-        Ok(match tag.kind.as_ref() {
-            "welcome" => {
-                let w: Welcome = body(text)?;
-                ServerFrame::Welcome {
-                    v: w.v,
-                    user: w.user,
-                    head: w.head,
-                    version: w.version,
-                    prefs: w.prefs,
-                    topics: w.topics,
-                }
-            }
-            "notify" => ServerFrame::Notify {
-                notification: body::<Notify>(text)?.notification,
-            },
-            "synced" => ServerFrame::Synced {
-                head: body::<Head>(text)?.head,
-            },
-            "changed" => {
-                let c: Changed = body(text)?;
-                ServerFrame::Changed {
-                    ids: c.ids,
-                    state: c.state,
-                    version: c.version,
-                }
-            }
-            "prefs" => ServerFrame::Prefs {
-                prefs: body::<Prefs>(text)?.prefs,
-            },
-            "topics" => ServerFrame::Topics {
-                topics: body::<Topics>(text)?.topics,
-            },
-            "reset" => ServerFrame::Reset {
-                oldest: body::<Reset>(text)?.oldest,
-            },
-            "error" => {
-                let e: Error = body(text)?;
-                ServerFrame::Error {
-                    code: e.code,
-                    message: e.message,
-                }
-            }
-            "pong" => ServerFrame::Pong,
-            other => {
-                return Err(ProtocolError::BadFrame(format!(
-                    "unknown frame type `{other}`; expected welcome, notify, synced, changed, \
-                     prefs, topics, reset, error or pong"
-                )))
-            }
-        })
+        crate::wire::from_text(text).map_err(|e| ProtocolError::BadFrame(e.to_string()))
     }
 }
 
@@ -444,6 +342,12 @@ mod tests {
         for text in &texts {
             let derived = serde_json::from_str::<ServerFrame>(text).ok();
             let decoded = ServerFrame::decode(text).ok();
+            // The derive also reads a struct from an array of its fields in order: `"prefs": []`
+            // is all defaults to it. No edge writes that; `decode` refuses it.
+            if text.contains(r#""prefs":[]"#) {
+                assert!(derived.is_some() && decoded.is_none(), "{text}");
+                continue;
+            }
             assert_eq!(decoded, derived, "{text}");
             accepted += usize::from(decoded.is_some());
         }

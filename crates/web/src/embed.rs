@@ -275,9 +275,9 @@ async fn dev_token(user: &str, ops: bool) -> Result<String, String> {
             resp.status()
         ));
     }
-    let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    body["token"]
-        .as_str()
-        .map(str::to_owned)
+    let body = resp.text().await.map_err(|e| e.to_string())?;
+    tidings_core::wire::parse(&body)
+        .ok()
+        .and_then(|answer| Some(answer.get("token")?.as_str()?.into_owned()))
         .ok_or_else(|| "no token in the answer".into())
 }

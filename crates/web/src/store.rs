@@ -23,15 +23,15 @@
 //!   read state (e.g. count unread) without a full scan. Retention deletes what
 //!   core's policy picks from the center's in-memory view, without reading the
 //!   store back.
-//! * **Numbers, never BigInt.** Values go through `serde-wasm-bindgen`'s default
-//!   serializer (the one `indexed_db_futures` uses), which writes `u64`/`i64` as
-//!   JS numbers when they are safe integers (|n| ≤ 2⁵³ − 1) and fails otherwise.
-//!   That matters: a BigInt is not a valid IndexedDB key, so a record whose
-//!   `seq` were a BigInt would silently vanish from the `seq` index and from
-//!   [`Store::all`]. [`Store::put_all`] checks the range up front and refuses
-//!   with [`StoreError::OutOfRange`]; meta counters are written as `f64` (never
-//!   through `JsValue::from(u64)`, which yields a BigInt) and read back from
-//!   either form.
+//! * **Numbers, never BigInt.** A record is its JSON (`tidings_core::wire`, the text
+//!   `serde_json` writes) parsed by the browser's `JSON.parse`, so `u64`/`i64` fields are
+//!   JS numbers, exact while they are safe integers (|n| ≤ 2⁵³ − 1). That matters: a
+//!   BigInt is not a valid IndexedDB key, so a record whose `seq` were a BigInt would
+//!   silently vanish from the `seq` index and from [`Store::all`]. [`Store::put_all`]
+//!   checks the range up front and refuses with [`StoreError::OutOfRange`]; meta counters
+//!   are written as `f64` (never through `JsValue::from(u64)`, which yields a BigInt) and
+//!   read back from either form. (Records are the same objects `serde-wasm-bindgen`
+//!   wrote before; going through JSON keeps a second serde format out of the bundle.)
 //! * **Enums as strings** (`"order"`, `"unread"`…), as serde names them, so the
 //!   `category` and `state` indexes are readable in devtools and stable.
 //! * **`outbox` is auto-increment**, so reading it in key order is FIFO: read
@@ -59,6 +59,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionMode};
 use tidings_core::notification::{Notification, ReadState};
 use tidings_core::prefs::Preferences;
+use tidings_core::wire::{self, FromJson, ToJson};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -337,7 +338,7 @@ impl Store {
             let stored = req.await.map_err(idb(OP))?;
             let stored_seq = stored.as_ref().map(|v| field_u64(v, "seq").unwrap_or(0));
             if stored_seq.is_none_or(|s| n.seq >= s) {
-                writes.push(store.put(n).serde().map_err(idb(OP))?);
+                writes.push(store.put(to_js(n)?).primitive().map_err(idb(OP))?);
             }
         }
         for w in writes {
@@ -352,16 +353,16 @@ impl Store {
         let tx = self.tx(&[NOTIFICATIONS], TransactionMode::Readonly, OP)?;
         let store = tx.object_store(NOTIFICATIONS).map_err(idb(OP))?;
         let index = store.index(INDEX_SEQ).map_err(idb(OP))?;
-        let items = index
-            .get_all::<Notification>()
-            .serde()
+        let records = index
+            .get_all::<JsValue>()
+            .primitive()
             .map_err(idb(OP))?
             .await
             .map_err(idb(OP))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(idb(OP))?;
         commit(tx, OP).await?;
-        Ok(items)
+        records.iter().map(|r| from_js(r, OP)).collect()
     }
 
     /// Sets the read state of the notifications `ids` in one transaction;
@@ -377,17 +378,18 @@ impl Store {
         for id in ids {
             reads.push(
                 store
-                    .get::<Notification, _, _>(id.as_str())
-                    .serde()
+                    .get::<JsValue, _, _>(id.as_str())
+                    .primitive()
                     .map_err(idb(OP))?,
             );
         }
         let mut writes = Vec::new();
         for req in reads {
-            if let Some(mut n) = req.await.map_err(idb(OP))? {
+            if let Some(record) = req.await.map_err(idb(OP))? {
+                let mut n: Notification = from_js(&record, OP)?;
                 if n.state != state {
                     n.state = state;
-                    writes.push(store.put(n).serde().map_err(idb(OP))?);
+                    writes.push(store.put(to_js(&n)?).primitive().map_err(idb(OP))?);
                 }
             }
         }
@@ -446,13 +448,13 @@ impl Store {
         let tx = self.tx(&[META], TransactionMode::Readonly, OP)?;
         let store = tx.object_store(META).map_err(idb(OP))?;
         let prefs = store
-            .get::<Preferences, _, _>(PREFS_KEY)
-            .serde()
+            .get::<JsValue, _, _>(PREFS_KEY)
+            .primitive()
             .map_err(idb(OP))?
             .await
             .map_err(idb(OP))?;
         commit(tx, OP).await?;
-        Ok(prefs)
+        prefs.map(|p| from_js(&p, OP)).transpose()
     }
 
     /// Saves the shopper's preferences (under `meta` key [`PREFS_KEY`]).
@@ -461,10 +463,10 @@ impl Store {
         let tx = self.tx(&[META], TransactionMode::Readwrite, OP)?;
         let store = tx.object_store(META).map_err(idb(OP))?;
         store
-            .put(p)
+            .put(to_js(p)?)
             .with_key(PREFS_KEY)
             .without_key_type()
-            .serde()
+            .primitive()
             .map_err(idb(OP))?
             .await
             .map_err(idb(OP))?;
@@ -614,6 +616,24 @@ fn check_safe(id: &str, n: &Notification) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// `value` as the plain JS object IndexedDB keeps: its JSON (as `serde_json` would write it,
+/// by `tidings_core::wire`) parsed by the browser, so integers are JS numbers, enums strings
+/// and `None`s absent.
+fn to_js<T: ToJson + ?Sized>(value: &T) -> Result<JsValue, StoreError> {
+    js_sys::JSON::parse(&value.to_json())
+        .map_err(|e| StoreError::Unavailable(format!("JSON.parse refused a record: {e:?}")))
+}
+
+/// A stored record read back: its JSON by the browser, then read as `T`.
+fn from_js<T: FromJson>(record: &JsValue, op: &'static str) -> Result<T, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt { op, message };
+    let text = js_sys::JSON::stringify(record)
+        .map_err(|_| corrupt("a record is not JSON".into()))?
+        .as_string()
+        .unwrap_or_default();
+    wire::from_text(&text).map_err(|e| corrupt(e.to_string()))
 }
 
 /// A non-negative integer stored as a JS number (or, from older writers, a BigInt).

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use tidings_core::notification::{Notification, Priority, ReadState};
 
+use super::{localized, tr};
 use crate::center::Center;
 use crate::i18n::{self, Text};
 
@@ -92,10 +93,7 @@ pub fn Item(
             center.mark(vec![id_read.clone()], ReadState::Read);
         }
     };
-    let title_text = {
-        let title = title.clone();
-        move || title.get(locale.get()).to_owned()
-    };
+    let title_text = localized(locale, title.clone());
     // Screen readers hear which item a button acts on ("Archive: Order #1001 shipped").
     let label = move |action: Text| {
         let title = title.clone();
@@ -125,10 +123,10 @@ pub fn Item(
                         <button type="button" class="tidings-title tidings-title-plain" on:click=open_item>{title_text}</button>
                     }.into_any(),
                 }}
-                <p class="tidings-body">{move || body.get(locale.get()).to_owned()}</p>
+                <p class="tidings-body">{localized(locale, body)}</p>
                 <span class="tidings-meta">
                     <span class="tidings-category">{move || i18n::category(locale.get(), category)}</span>
-                    {urgent.then(|| view! { <span class="tidings-urgent">{move || i18n::t(locale.get(), Text::Urgent)}</span> })}
+                    {urgent.then(|| view! { <span class="tidings-urgent">{tr(locale, Text::Urgent)}</span> })}
                     <time class="tidings-time">{move || i18n::relative_time(locale.get(), center.now.get(), created_at)}</time>
                 </span>
             </div>
@@ -137,14 +135,14 @@ pub fn Item(
                     center.mark(vec![id_toggle.clone()], next);
                     keep_focus(&ev, id_toggle.clone(), "tidings-toggle");
                 }>
-                    {move || i18n::t(locale.get(), toggle_text)}
+                    {tr(locale, toggle_text)}
                 </button>
                 {(state != ReadState::Archived).then(|| view! {
                     <button type="button" class="tidings-archive" aria-label=label(Text::Archive) on:click=move |ev| {
                         center.mark(vec![id_archive.clone()], ReadState::Archived);
                         keep_focus(&ev, id_archive.clone(), "tidings-archive");
                     }>
-                        {move || i18n::t(locale.get(), Text::Archive)}
+                        {tr(locale, Text::Archive)}
                     </button>
                 })}
             </div>

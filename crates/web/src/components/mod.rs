@@ -16,8 +16,29 @@ pub use toast::Toasts;
 pub use watch::WatchButtons;
 
 use leptos::prelude::*;
+use tidings_core::notification::{Locale, Localized};
 
 use crate::center::Center;
+use crate::i18n::{self, Text};
+
+/// The UI string `text` in the center's language, as reactive text. Every label goes through
+/// this one function, so they all share one closure type and the renderer's code for a
+/// reactive text is generated once, not once per label (the bundle is smaller for it).
+pub(crate) fn tr(
+    locale: RwSignal<Locale>,
+    text: Text,
+) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    move || i18n::t(locale.get(), text)
+}
+
+/// A notification's `text` in the center's language, as reactive text (one closure type
+/// for every title and body, as with [`tr`]).
+pub(crate) fn localized(
+    locale: RwSignal<Locale>,
+    text: Localized,
+) -> impl Fn() -> String + Send + Sync + 'static {
+    move || text.get(locale.get()).to_owned()
+}
 
 /// The whole notification center: bell, panel, toasts and the live region.
 #[component]

@@ -8,7 +8,7 @@ use tidings_core::notification::{Category, Locale, Notification, Priority};
 use wasm_bindgen::JsCast;
 
 use crate::center::{Center, Status};
-use crate::components::{Item, PrefsSheet};
+use crate::components::{tr, Item, PrefsSheet};
 use crate::i18n::{self, Text};
 
 /// Items per page ("load more" fetches the next page through the query cursor).
@@ -151,7 +151,7 @@ pub fn Panel(
                 }
             >
                 <header>
-                    <h2 id="tidings-heading">{move || i18n::t(locale.get(), Text::Notifications)}</h2>
+                    <h2 id="tidings-heading">{tr(locale, Text::Notifications)}</h2>
                     <span class=move || format!("tidings-status {:?}", center.status.get()).to_lowercase()>
                         {move || i18n::t(locale.get(), match center.status.get() {
                             Status::Live => Text::Live,
@@ -162,7 +162,7 @@ pub fn Panel(
                     {move || center.missed.get().map(|n| view! {
                         <span class="tidings-missed">{move || i18n::missed_loaded(locale.get(), n)}</span>
                     })}
-                    <label class="tidings-sr-only" for="tidings-lang">{move || i18n::t(locale.get(), Text::Language)}</label>
+                    <label class="tidings-sr-only" for="tidings-lang">{tr(locale, Text::Language)}</label>
                     <select
                         id="tidings-lang"
                         class="tidings-lang"
@@ -173,17 +173,17 @@ pub fn Panel(
                     </select>
                     <button type="button" class="tidings-prefs-open" aria-expanded=move || show_prefs.get().to_string()
                         on:click=move |_| show_prefs.update(|s| *s = !*s)>
-                        {move || i18n::t(locale.get(), Text::Preferences)}
+                        {tr(locale, Text::Preferences)}
                     </button>
                     <button type="button" class="tidings-close" on:click=move |_| center.close_panel()>
-                        {move || i18n::t(locale.get(), Text::Close)}
+                        {tr(locale, Text::Close)}
                     </button>
                 </header>
                 <Show when=move || show_prefs.get()>
                     <PrefsSheet center=center on_done=Callback::new(move |_| show_prefs.set(false)) />
                 </Show>
                 <Show when=move || !show_prefs.get()>
-                    <div class="tidings-tabs" role="tablist" aria-label=move || i18n::t(locale.get(), Text::Categories)
+                    <div class="tidings-tabs" role="tablist" aria-label=tr(locale, Text::Categories)
                         on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                             let n = tabs().len();
                             let next = match ev.key().as_str() {
@@ -228,28 +228,28 @@ pub fn Panel(
                     </div>
                     <div class="tidings-filters">
                         <label class="tidings-search-label">
-                            <span class="tidings-sr-only">{move || i18n::t(locale.get(), Text::Search)}</span>
+                            <span class="tidings-sr-only">{tr(locale, Text::Search)}</span>
                             <input
                                 type="search"
                                 class="tidings-search"
                                 node_ref=search
-                                placeholder=move || i18n::t(locale.get(), Text::SearchPlaceholder)
+                                placeholder=tr(locale, Text::SearchPlaceholder)
                                 prop:value=move || text.get()
                                 on:input=move |ev| text.set(event_target_value(&ev))
                             />
                         </label>
                         <label>
-                            <span class="tidings-sr-only">{move || i18n::t(locale.get(), Text::SortBy)}</span>
+                            <span class="tidings-sr-only">{tr(locale, Text::SortBy)}</span>
                             <select class="tidings-sort" on:change=move |ev| sort.set(Sort::parse(&event_target_value(&ev)).unwrap_or_default())>
-                                <option value="newest" selected=move || sort.get() == Sort::Newest>{move || i18n::t(locale.get(), Text::SortNewest)}</option>
-                                <option value="priority" selected=move || sort.get() == Sort::Priority>{move || i18n::t(locale.get(), Text::SortPriority)}</option>
-                                <option value="expiring" selected=move || sort.get() == Sort::ExpiringSoon>{move || i18n::t(locale.get(), Text::SortExpiring)}</option>
+                                <option value="newest" selected=move || sort.get() == Sort::Newest>{tr(locale, Text::SortNewest)}</option>
+                                <option value="priority" selected=move || sort.get() == Sort::Priority>{tr(locale, Text::SortPriority)}</option>
+                                <option value="expiring" selected=move || sort.get() == Sort::ExpiringSoon>{tr(locale, Text::SortExpiring)}</option>
                             </select>
                         </label>
                         <label>
-                            <span class="tidings-sr-only">{move || i18n::t(locale.get(), Text::PriorityFilter)}</span>
+                            <span class="tidings-sr-only">{tr(locale, Text::PriorityFilter)}</span>
                             <select class="tidings-priority" on:change=move |ev| min_priority.set(Priority::parse(&event_target_value(&ev)))>
-                                <option value="" selected=move || min_priority.get().is_none()>{move || i18n::t(locale.get(), Text::AnyPriority)}</option>
+                                <option value="" selected=move || min_priority.get().is_none()>{tr(locale, Text::AnyPriority)}</option>
                                 {[Priority::Normal, Priority::High, Priority::Urgent].into_iter().map(|p| {
                                     let value = match p { Priority::Low => "low", Priority::Normal => "normal", Priority::High => "high", Priority::Urgent => "urgent" };
                                     view! { <option value=value selected=move || min_priority.get() == Some(p)>{move || i18n::priority(locale.get(), p)}</option> }
@@ -259,15 +259,15 @@ pub fn Panel(
                         <label class="tidings-check">
                             <input type="checkbox" class="tidings-unread-only" prop:checked=move || unread_only.get()
                                 on:change=move |ev| unread_only.set(event_target_checked(&ev)) />
-                            {move || i18n::t(locale.get(), Text::UnreadOnly)}
+                            {tr(locale, Text::UnreadOnly)}
                         </label>
                         <label class="tidings-check">
                             <input type="checkbox" class="tidings-archived-view" prop:checked=move || archived.get()
                                 on:change=move |ev| archived.set(event_target_checked(&ev)) />
-                            {move || i18n::t(locale.get(), Text::ShowArchived)}
+                            {tr(locale, Text::ShowArchived)}
                         </label>
                         <button type="button" class="tidings-mark-all" on:click=move |_| center.mark_all_read()>
-                            {move || i18n::t(locale.get(), Text::MarkAllRead)}
+                            {tr(locale, Text::MarkAllRead)}
                         </button>
                     </div>
                     <ul class="tidings-list" role="list">
@@ -278,11 +278,11 @@ pub fn Panel(
                         />
                     </ul>
                     <Show when=move || listed.with(|(items, _)| items.is_empty())>
-                        <p class="tidings-empty">{move || i18n::t(locale.get(), Text::Empty)}</p>
+                        <p class="tidings-empty">{tr(locale, Text::Empty)}</p>
                     </Show>
                     <Show when=has_more>
                         <button type="button" class="tidings-more" on:click=move |_| load_more()>
-                            {move || i18n::t(locale.get(), Text::LoadMore)}
+                            {tr(locale, Text::LoadMore)}
                         </button>
                     </Show>
                 </Show>

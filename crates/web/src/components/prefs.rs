@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use tidings_core::notification::{Category, Locale};
 use tidings_core::prefs::{Preferences, QuietHours};
 
+use super::tr;
 use crate::center::Center;
 use crate::i18n::{self, Text};
 
@@ -80,7 +81,7 @@ pub fn PrefsSheet(
     view! {
         <form class="tidings-prefs" on:submit=save>
             <fieldset>
-                <legend>{move || i18n::t(locale.get(), Text::MuteCategories)}</legend>
+                <legend>{tr(locale, Text::MuteCategories)}</legend>
                 {Category::ALL.into_iter().filter(|c| *c != Category::Ops).map(|c| {
                     let locked = !c.can_be_muted();
                     view! {
@@ -100,33 +101,33 @@ pub fn PrefsSheet(
                 }).collect_view()}
             </fieldset>
             <fieldset>
-                <legend>{move || i18n::t(locale.get(), Text::QuietHours)}</legend>
+                <legend>{tr(locale, Text::QuietHours)}</legend>
                 <label class="tidings-check">
                     <input type="checkbox" class="tidings-quiet-on" prop:checked=move || quiet_on.get()
                         on:change=move |ev| quiet_on.set(event_target_checked(&ev)) />
-                    {move || i18n::t(locale.get(), Text::QuietHours)}
+                    {tr(locale, Text::QuietHours)}
                 </label>
                 <label>
-                    {move || i18n::t(locale.get(), Text::QuietStart)}" "
+                    {tr(locale, Text::QuietStart)}" "
                     <input type="time" class="tidings-quiet-start" disabled=move || !quiet_on.get()
                         prop:value=move || start.get() on:input=move |ev| start.set(event_target_value(&ev)) />
                 </label>
                 <label>
-                    {move || i18n::t(locale.get(), Text::QuietEnd)}" "
+                    {tr(locale, Text::QuietEnd)}" "
                     <input type="time" class="tidings-quiet-end" disabled=move || !quiet_on.get()
                         prop:value=move || end.get() on:input=move |ev| end.set(event_target_value(&ev)) />
                 </label>
             </fieldset>
             <label>
-                {move || i18n::t(locale.get(), Text::Language)}" "
+                {tr(locale, Text::Language)}" "
                 <select class="tidings-pref-lang" on:change=move |ev| lang.set(if event_target_value(&ev) == "zh" { Locale::Zh } else { Locale::En })>
                     <option value="en" selected=move || lang.get() == Locale::En>{i18n::language_name(Locale::En)}</option>
                     <option value="zh" selected=move || lang.get() == Locale::Zh>{i18n::language_name(Locale::Zh)}</option>
                 </select>
             </label>
             <div class="tidings-prefs-actions">
-                <button type="submit" class="tidings-prefs-save">{move || i18n::t(locale.get(), Text::Save)}</button>
-                <button type="button" class="tidings-prefs-back" on:click=move |_| on_done.run(())>{move || i18n::t(locale.get(), Text::Back)}</button>
+                <button type="submit" class="tidings-prefs-save">{tr(locale, Text::Save)}</button>
+                <button type="button" class="tidings-prefs-back" on:click=move |_| on_done.run(())>{tr(locale, Text::Back)}</button>
             </div>
         </form>
     }

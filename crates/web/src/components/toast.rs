@@ -2,8 +2,9 @@
 
 use leptos::prelude::*;
 
+use super::{localized, tr};
 use crate::center::Center;
-use crate::i18n::{self, Text};
+use crate::i18n::Text;
 
 /// The alert region with one toast per urgent item not yet dismissed.
 #[component]
@@ -23,10 +24,10 @@ pub fn Toasts(
                     let body = n.body.clone();
                     view! {
                         <div class="tidings-toast" data-id=n.id.clone()>
-                            <strong class="tidings-toast-title">{move || title.get(locale.get()).to_owned()}</strong>
-                            <p class="tidings-toast-body">{move || body.get(locale.get()).to_owned()}</p>
+                            <strong class="tidings-toast-title">{localized(locale, title)}</strong>
+                            <p class="tidings-toast-body">{localized(locale, body)}</p>
                             <button type="button" class="tidings-toast-dismiss" on:click=move |_| center.dismiss_toast(&id)>
-                                {move || i18n::t(locale.get(), Text::Dismiss)}
+                                {tr(locale, Text::Dismiss)}
                             </button>
                         </div>
                     }
