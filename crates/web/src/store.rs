@@ -53,7 +53,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use indexed_db_futures::database::Database;
-use indexed_db_futures::error::{Error as IdbError, OpenDbError};
+use indexed_db_futures::error::{Error as IdbError, JSError, OpenDbError};
 use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionMode};
@@ -187,14 +187,23 @@ impl StoreError {
     fn from_idb(op: &'static str, e: IdbError) -> StoreError {
         match e {
             IdbError::DomException(d) => Self::from_dom(op, &web_sys::DomException::from(d)),
-            IdbError::Serialisation(s) => StoreError::Corrupt {
+            // Described here rather than by the library's `Display`, which links the float
+            // formatter into the bundle for values (`TooLarge(f64)`) nobody reads.
+            IdbError::Serialisation(_) => StoreError::Corrupt {
                 op,
-                message: s.to_string(),
+                message: "a stored value is not of the type this build expects".into(),
             },
-            other => StoreError::Idb {
+            IdbError::MissingData(_) => StoreError::Corrupt {
+                op,
+                message: "IndexedDB answered without the data asked for".into(),
+            },
+            IdbError::Unknown(js) => StoreError::Idb {
                 op,
                 name: "Error".into(),
-                message: other.to_string(),
+                message: match js {
+                    JSError::Error(e) => e.message().into(),
+                    JSError::Unknown(_) => "IndexedDB failed without an error message".into(),
+                },
             },
         }
     }
@@ -205,7 +214,10 @@ impl StoreError {
                 StoreError::NewerSchema { .. } => StoreError::NewerSchema { name: name.into() },
                 other => other,
             },
-            other => StoreError::Unavailable(other.to_string()),
+            OpenDbError::VersionZero => StoreError::Unavailable("schema version 0".into()),
+            OpenDbError::UnsupportedEnvironment | OpenDbError::NullFactory => {
+                StoreError::Unavailable("this browser context has no IndexedDB".into())
+            }
         }
     }
 }
