@@ -72,6 +72,13 @@ pub struct Center {
     /// What this tab heard through the leader (which writes it to IndexedDB after relaying):
     /// written by this tab if it takes the socket over, in case the leader closed first.
     heard: StoredValue<Vec<Notification>, LocalStorage>,
+    /// Which center of this page this is (1 for the first), for unique element ids.
+    number: u32,
+}
+
+thread_local! {
+    /// How many centers this page has made.
+    static CENTERS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// The current time (unix ms).
@@ -102,6 +109,21 @@ impl Center {
             channel: StoredValue::new_local(None),
             bell: StoredValue::new_local(None),
             heard: StoredValue::new_local(Vec::new()),
+            number: CENTERS.with(|n| {
+                n.set(n.get() + 1);
+                n.get()
+            }),
+        }
+    }
+
+    /// The id of one of this center's elements: `base` for a page's first center (so a page
+    /// with one center has stable ids), `base-N` for its N-th, so two centers on one page
+    /// never share an id (`aria-controls`, `aria-labelledby` and `<label for>` stay right).
+    pub fn dom_id(&self, base: &str) -> String {
+        if self.number <= 1 {
+            base.to_owned()
+        } else {
+            format!("{base}-{}", self.number)
         }
     }
 

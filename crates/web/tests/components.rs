@@ -331,15 +331,76 @@ async fn clicking_an_item_marks_it_read_with_or_without_a_link() {
 }
 
 #[wasm_bindgen_test]
+async fn two_centers_on_one_page_share_no_element_id() {
+    let (a, b) = (mount(Locale::En), mount(Locale::En));
+    a.open().await;
+    b.open().await;
+    let ids = |m: &Mounted| {
+        let all = m.root.query_selector_all("[id]").unwrap();
+        (0..all.length())
+            .map(|i| {
+                all.item(i)
+                    .unwrap()
+                    .unchecked_into::<web_sys::Element>()
+                    .id()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (ids_a, ids_b) = (ids(&a), ids(&b));
+    assert!(ids_a.len() >= 3, "{ids_a:?}");
+    assert!(
+        ids_a.iter().all(|id| !ids_b.contains(id)),
+        "{ids_a:?} vs {ids_b:?}"
+    );
+    // Each bell controls, and each dialog is labelled by, an element of its own center.
+    for m in [&a, &b] {
+        let bell = m.q("button.tidings-bell").unwrap();
+        let panel = document()
+            .get_element_by_id(&bell.get_attribute("aria-controls").unwrap())
+            .unwrap();
+        assert!(m.root.contains(Some(&panel)));
+        let heading = document()
+            .get_element_by_id(&panel.get_attribute("aria-labelledby").unwrap())
+            .unwrap();
+        assert!(m.root.contains(Some(&heading)));
+        let label = m.q("label[for]").unwrap();
+        let select = document()
+            .get_element_by_id(&label.get_attribute("for").unwrap())
+            .unwrap();
+        assert!(m.root.contains(Some(&select)));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn escape_in_the_search_box_clears_the_search_before_closing() {
+    let m = mount(Locale::En);
+    m.feed(note("e:1", 1, "Order shipped"));
+    m.feed(note("e:2", 2, "Card declined"));
+    m.open().await;
+    m.input(".tidings-search", "card").await;
+    assert_eq!(m.titles(), vec!["Card declined"]);
+    m.q(".tidings-search").unwrap().focus().unwrap();
+    press_escape();
+    settle().await;
+    assert!(
+        m.q("[role=dialog]").is_some(),
+        "the first Escape only clears"
+    );
+    let search: web_sys::HtmlInputElement = m.q(".tidings-search").unwrap().unchecked_into();
+    assert_eq!(search.value(), "");
+    assert_eq!(m.titles().len(), 2);
+    press_escape();
+    settle().await;
+    assert!(m.q("[role=dialog]").is_none(), "the second Escape closes");
+}
+
+#[wasm_bindgen_test]
 async fn dialog_focus_and_escape() {
     let m = mount(Locale::En);
     m.open().await;
     let panel = m.q("[role=dialog]").expect("dialog open");
-    assert_eq!(
-        panel.get_attribute("aria-labelledby").as_deref(),
-        Some("tidings-heading")
-    );
-    assert!(m.q("#tidings-heading").is_some());
+    let heading = m.q(".tidings-heading").unwrap();
+    assert_eq!(panel.get_attribute("aria-labelledby"), Some(heading.id()));
     // Focus moved into the dialog.
     let active = document().active_element().unwrap();
     assert!(panel.contains(Some(&active)), "focus is inside the dialog");
@@ -379,7 +440,7 @@ async fn item_actions_relative_time_and_chinese_ui() {
         .unwrap()
         .contains("2 分钟前"));
     assert_eq!(
-        m.q("#tidings-heading").unwrap().text_content().unwrap(),
+        m.q(".tidings-heading").unwrap().text_content().unwrap(),
         "通知"
     );
     // Switch to English.
@@ -578,7 +639,7 @@ async fn prefs_sheet_sends_prefs_and_applies_server_prefs() {
     m.center.on_frame(ServerFrame::Prefs { prefs });
     settle().await;
     assert_eq!(
-        m.q("#tidings-heading").unwrap().text_content().unwrap(),
+        m.q(".tidings-heading").unwrap().text_content().unwrap(),
         "通知"
     );
 }
@@ -811,7 +872,7 @@ async fn saving_preferences_keeps_the_language_shown() {
     let sent: serde_json::Value = serde_json::from_str(&rx.try_recv().unwrap()).unwrap();
     assert_eq!(sent["prefs"]["locale"], "zh", "{sent}");
     assert_eq!(
-        m.q("#tidings-heading").unwrap().text_content().unwrap(),
+        m.q(".tidings-heading").unwrap().text_content().unwrap(),
         "通知"
     );
 }

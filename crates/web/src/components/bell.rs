@@ -24,7 +24,7 @@ pub fn Bell(
             class="tidings-bell"
             node_ref=bell
             aria-haspopup="dialog"
-            aria-controls="tidings-panel"
+            aria-controls=center.dom_id("tidings-panel")
             aria-expanded=move || center.open.get().to_string()
             aria-label=move || i18n::bell_label(center.locale.get(), unread.get())
             on:click=move |_| center.open.update(|o| *o = !*o)

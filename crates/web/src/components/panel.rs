@@ -136,22 +136,33 @@ pub fn Panel(
         <Show when=move || center.open.get()>
             <div
                 class="tidings-panel"
-                id="tidings-panel"
+                id=center.dom_id("tidings-panel")
                 role="dialog"
                 tabindex="-1"
-                aria-labelledby="tidings-heading"
+                aria-labelledby=center.dom_id("tidings-heading")
                 lang=move || if locale.get() == Locale::Zh { "zh-CN" } else { "en" }
                 node_ref=panel
                 on:scroll=on_scroll
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                     if ev.key() == "Escape" {
                         ev.stop_propagation();
+                        // In the search box with text in it, Escape clears the search first, as
+                        // a browser's own search fields do; the next Escape closes the panel.
+                        let in_search = ev
+                            .target()
+                            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                            .is_some_and(|t| t.class_list().contains("tidings-search"));
+                        if in_search && !text.get_untracked().is_empty() {
+                            ev.prevent_default();
+                            text.set(String::new());
+                            return;
+                        }
                         center.close_panel();
                     }
                 }
             >
                 <header>
-                    <h2 id="tidings-heading">{tr(locale, Text::Notifications)}</h2>
+                    <h2 class="tidings-heading" id=center.dom_id("tidings-heading")>{tr(locale, Text::Notifications)}</h2>
                     <span class=move || format!("tidings-status {:?}", center.status.get()).to_lowercase()>
                         {move || i18n::t(locale.get(), match center.status.get() {
                             Status::Live => Text::Live,
@@ -162,9 +173,9 @@ pub fn Panel(
                     {move || center.missed.get().map(|n| view! {
                         <span class="tidings-missed">{move || i18n::missed_loaded(locale.get(), n)}</span>
                     })}
-                    <label class="tidings-sr-only" for="tidings-lang">{tr(locale, Text::Language)}</label>
+                    <label class="tidings-sr-only" for=center.dom_id("tidings-lang")>{tr(locale, Text::Language)}</label>
                     <select
-                        id="tidings-lang"
+                        id=center.dom_id("tidings-lang")
                         class="tidings-lang"
                         on:change=move |ev| center.set_locale(if event_target_value(&ev) == "zh" { Locale::Zh } else { Locale::En })
                     >
