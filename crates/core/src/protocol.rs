@@ -219,8 +219,8 @@ impl ServerFrame {
     /// Read by [`crate::wire`], without serde: every frame that the derived `Deserialize`
     /// accepts as a JSON object decodes to the same value (tested, and fuzzed by
     /// `server_frame`); unlike the derive it refuses the array form of a frame or of a struct
-    /// inside it (`["synced", 3]`, `"prefs": []`, which no edge sends) and does not check the values of fields it ignores beyond their being
-    /// strict JSON (`{"type":"pong","x":1e400}` is a pong).
+    /// inside it (`["synced", 3]`, `"prefs": []`, which no edge sends), and it checks the
+    /// fields it ignores only for being strict JSON (`{"type":"pong","x":1e400}` is a pong).
     pub fn decode(text: &str) -> Result<ServerFrame, ProtocolError> {
         crate::wire::from_text(text).map_err(|e| ProtocolError::BadFrame(e.to_string()))
     }
