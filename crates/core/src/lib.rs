@@ -21,7 +21,8 @@
 //! - [`token`]: HS256 JWT subscriber tokens.
 //! - [`notification`]: the notification model (category, priority, read state).
 //! - [`log`]: the per-user ordered log as a state machine.
-//! - [`protocol`]: WebSocket frames between the edge and the center.
+//! - [`protocol`]: WebSocket frames between the edge and the center; [`wire`]: their JSON,
+//!   written and read by hand (as `serde_json` writes it) so the browser bundle links no serde.
 //! - [`prefs`]: a shopper's preferences (mute, quiet hours, language).
 //! - [`rules`], [`template`]: rules as data (TOML) rendering events into notifications.
 //! - [`route`]: audience, preference decisions, throttles, scheduling and cancellation.
