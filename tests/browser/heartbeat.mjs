@@ -5,7 +5,7 @@
 // still looks open but is dead (a laptop that slept, a proxy that dropped it). The center must
 // ping after 25 s of quiet, give up when no pong comes within 10 s, show that it is
 // reconnecting, and resume on a new socket after what it stored: `after` = the last seq,
-// `changes_after` = the read-state version it saved to IndexedDB.
+// `changes_after` = the read-state version it saved to IndexedDB. Nothing it logs carries the token.
 // Usage: node tests/browser/heartbeat.mjs   (run by the browser suite, which passes the
 // storefront and edge URLs this script does not need; TIDINGS_EMBED_DIR names the bundle folder)
 import crypto from 'node:crypto';
@@ -61,7 +61,9 @@ try {
   const origin = `http://127.0.0.1:${server.address().port}`;
   const page = await browser.newPage();
   const errors = [];
+  const logs = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => logs.push(m.text()));
   await page.goto(`${origin}/?edge=${encodeURIComponent(origin)}&token=${encodeURIComponent(token)}`);
   await page.locator('#bell button.tidings-bell').click({ timeout: 30000 });
   await page.locator('#tidings-panel .tidings-status.live').waitFor({ timeout: 15000 })
@@ -85,6 +87,16 @@ try {
   const hello = sockets[1]?.frames.find((f) => f.frame.type === 'hello')?.frame;
   check(hello?.after === 1, 'it reconnected and resumed after the last seq it stored', JSON.stringify(hello));
   check(hello?.changes_after === 7, 'the resume asks only for read-state changes after the version it saved', JSON.stringify(hello));
+  // The edge gone altogether: the center keeps retrying, and what it logs itself never carries
+  // the token. (Chromium's own "WebSocket connection to '…' failed" line repeats the URL, token
+  // query included; that one is the browser's, not the center's.)
+  wss.clients.forEach((c) => c.terminate());
+  wss.close();
+  server.close();
+  await new Promise((r) => setTimeout(r, 5000));
+  const own = logs.filter((l) => l.startsWith('tidings'));
+  check(own.some((l) => l.includes('no answer to a ping')), 'the center logged why it left the quiet socket', own.join(' | '));
+  check(!own.some((l) => l.includes(token) || l.includes('token=')), "the center's own log lines never carry the token", own.join(' | '));
   check(errors.length === 0, 'no page errors', errors.join('; '));
 } catch (e) {
   fail(e.stack || String(e));
