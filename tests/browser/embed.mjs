@@ -7,31 +7,20 @@
 // Usage: node tests/browser/embed.mjs <storefront URL> <edge URL>   (run by the browser suite;
 // TIDINGS_EMBED_DIR names the bundle folder, default dist-embed/)
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
-import { checks, devToken, launch, postEvents } from './lib/harness.mjs';
+import { checks, devToken, launch, postEvents, serveEmbed } from './lib/harness.mjs';
 
 const [, edge = 'http://127.0.0.1:8787'] = process.argv.slice(2);
 const dir = process.env.TIDINGS_EMBED_DIR || 'dist-embed';
 const run = `${Date.now()}-${crypto.randomBytes(3).toString('hex')}`;
 const user = `embed-${run}`;
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
 
 const { ok, fail, check, failures } = checks();
 const { context: browser, close } = await launch();
 const servers = [];
 try {
   // The storefront: the example page and the bundle, nothing else.
-  const server = http.createServer((req, res) => {
-    const name = new URL(req.url, 'http://x').pathname;
-    const file = name === '/' ? 'examples/embed.html' : path.join(dir, path.basename(name));
-    if (!fs.existsSync(file)) { res.writeHead(404).end(`no ${file}`); return; }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' }).end(fs.readFileSync(file));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { server, origin } = await serveEmbed(dir);
   servers.push(server);
-  const origin = `http://127.0.0.1:${server.address().port}`;
   const token = await devToken(edge, user);
   const page = await browser.newPage();
   const errors = [];

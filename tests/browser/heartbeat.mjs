@@ -9,14 +9,10 @@
 // Usage: node tests/browser/heartbeat.mjs   (run by the browser suite, which passes the
 // storefront and edge URLs this script does not need; TIDINGS_EMBED_DIR names the bundle folder)
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
 import { WebSocketServer } from 'ws';
-import { checks, launch } from './lib/harness.mjs';
+import { checks, launch, serveEmbed } from './lib/harness.mjs';
 
 const dir = process.env.TIDINGS_EMBED_DIR || 'dist-embed';
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
 const user = `heartbeat-${crypto.randomBytes(3).toString('hex')}`;
 // The center only peeks at the token's subject (to name its IndexedDB); the stand-in accepts any.
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -24,12 +20,7 @@ const token = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: user, exp: 4102
 
 const { ok, fail, check, failures } = checks();
 const { context: browser, close } = await launch();
-const server = http.createServer((req, res) => {
-  const name = new URL(req.url, 'http://x').pathname;
-  const file = name === '/' ? 'examples/embed.html' : path.join(dir, path.basename(name));
-  if (!fs.existsSync(file)) { res.writeHead(404).end(`no ${file}`); return; }
-  res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' }).end(fs.readFileSync(file));
-});
+const { server, origin } = await serveEmbed(dir);
 // Every socket the center opens, with the frames it sent and when.
 const sockets = [];
 const wss = new WebSocketServer({ server, path: '/v1/connect' });
@@ -57,8 +48,6 @@ wss.on('connection', (ws) => {
   });
 });
 try {
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
   const page = await browser.newPage();
   const errors = [];
   const logs = [];

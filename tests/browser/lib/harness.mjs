@@ -1,9 +1,10 @@
 // Shared by the browser scripts in tests/browser (this folder is not run as a script itself):
 // signing and posting events like a store backend, dev tokens, a Chromium that runs as root on
-// a closed network, and pass/fail bookkeeping.
+// a closed network, a static server for the embedding page, and pass/fail bookkeeping.
 import { chromium } from 'playwright-core';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import os from 'node:os';
 
@@ -25,6 +26,21 @@ export async function devToken(edge, user, role) {
   const r = await fetch(`${edge}/v1/dev/token?user=${encodeURIComponent(user)}${role ? `&role=${role}` : ''}`);
   if (!r.ok) throw new Error(`dev token answered ${r.status}`);
   return (await r.json()).token;
+}
+
+/// A plain storefront on a free loopback port of its own origin: examples/embed.html at `/` and
+/// the files of the bundle folder `dir` (what `cargo xtask bundle` writes) by name. Resolves to
+/// the listening server and its origin.
+export async function serveEmbed(dir) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+  const server = http.createServer((req, res) => {
+    const name = new URL(req.url, 'http://x').pathname;
+    const file = name === '/' ? 'examples/embed.html' : path.join(dir, path.basename(name));
+    if (!fs.existsSync(file)) { res.writeHead(404).end(`no ${file}`); return; }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' }).end(fs.readFileSync(file));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
 /// Headless Chromium with a fresh profile; `close()` also removes the profile.
