@@ -7,35 +7,11 @@
 //   sleep 12; node tests/bench/heap-edge.mjs 9229 10
 // Names like `__wbg_text_…` are wasm-bindgen's glue in crates/edge/build/index.js; `(V8 API)` is
 // what the runtime itself makes (requests, responses, headers) on the Worker's behalf.
-import WebSocket from 'ws';
+import { connectInspector } from './inspector.mjs';
 
 const port = Number(process.argv[2] ?? 9229);
 const seconds = Number(process.argv[3] ?? 10);
-const targets = await fetch(`http://127.0.0.1:${port}/json`).then((r) => r.json()).catch((e) => {
-  console.error(`no inspector on 127.0.0.1:${port} (${e.message}): start the edge with TIDINGS_INSPECTOR_PORT=${port} node tests/bench/edge-miniflare.mjs`);
-  process.exit(1);
-});
-const target = targets.find((t) => /tidings|core:user/.test(t.title ?? t.id ?? '')) ?? targets[0];
-if (!target) {
-  console.error('the inspector lists no worker yet: send the edge one request first');
-  process.exit(1);
-}
-const ws = new WebSocket(target.webSocketDebuggerUrl);
-await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-let nextId = 1;
-const pending = new Map();
-ws.on('message', (data) => {
-  const msg = JSON.parse(data.toString());
-  if (msg.id && pending.has(msg.id)) {
-    pending.get(msg.id)(msg);
-    pending.delete(msg.id);
-  }
-});
-const call = (method, params = {}) => new Promise((resolve, reject) => {
-  const id = nextId++;
-  pending.set(id, (msg) => (msg.error ? reject(new Error(`${method}: ${msg.error.message}`)) : resolve(msg.result)));
-  ws.send(JSON.stringify({ id, method, params }));
-});
+const { target, call, close } = await connectInspector(port);
 
 await call('HeapProfiler.enable');
 await call('HeapProfiler.startSampling', {
@@ -47,7 +23,7 @@ console.error(`sampling allocations of ${target.title ?? target.id} for ${second
 await new Promise((r) => setTimeout(r, seconds * 1000));
 const { profile } = await call('HeapProfiler.stopSampling');
 const heap = await call('Runtime.getHeapUsage');
-ws.close();
+close();
 
 const bytes = new Map();
 let total = 0;

@@ -7,37 +7,13 @@
 // longest busy stretches (where a latency tail comes from). The .cpuprofile opens in Chrome's
 // DevTools (Performance → load profile).
 import fs from 'node:fs';
-import WebSocket from 'ws';
+import { connectInspector } from './inspector.mjs';
 
 const port = Number(process.argv[2] ?? 9229);
 const seconds = Number(process.argv[3] ?? 10);
 const out = process.argv[4];
 
-const targets = await fetch(`http://127.0.0.1:${port}/json`).then((r) => r.json()).catch((e) => {
-  console.error(`no inspector on 127.0.0.1:${port} (${e.message}): start the edge with TIDINGS_INSPECTOR_PORT=${port} node tests/bench/edge-miniflare.mjs`);
-  process.exit(1);
-});
-const target = targets.find((t) => /tidings|core:user/.test(t.title ?? t.id ?? '')) ?? targets[0];
-if (!target) {
-  console.error('the inspector lists no worker yet: send the edge one request first');
-  process.exit(1);
-}
-const ws = new WebSocket(target.webSocketDebuggerUrl);
-await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-let nextId = 1;
-const pending = new Map();
-ws.on('message', (data) => {
-  const msg = JSON.parse(data.toString());
-  if (msg.id && pending.has(msg.id)) {
-    pending.get(msg.id)(msg);
-    pending.delete(msg.id);
-  }
-});
-const call = (method, params = {}) => new Promise((resolve, reject) => {
-  const id = nextId++;
-  pending.set(id, (msg) => (msg.error ? reject(new Error(`${method}: ${msg.error.message}`)) : resolve(msg.result)));
-  ws.send(JSON.stringify({ id, method, params }));
-});
+const { target, call, close } = await connectInspector(port);
 
 await call('Profiler.enable');
 await call('Profiler.setSamplingInterval', { interval: 200 });
@@ -45,7 +21,7 @@ await call('Profiler.start');
 console.error(`sampling ${target.title ?? target.id} for ${seconds} s …`);
 await new Promise((r) => setTimeout(r, seconds * 1000));
 const { profile } = await call('Profiler.stop');
-ws.close();
+close();
 if (out) fs.writeFileSync(out, JSON.stringify(profile));
 
 // Self time per function, from samples and their time deltas.
