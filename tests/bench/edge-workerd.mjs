@@ -1,0 +1,117 @@
+// Runs the built edge worker (crates/edge/build, from `sh crates/edge/build.sh`) in workerd
+// itself, from a config written here: no Miniflare entry worker and no wrangler proxy in front,
+// for load measurements of the Worker alone (BENCHMARKS.md). Same bindings as wrangler.toml and
+// tests/bench/edge-miniflare.mjs, dev vars from crates/edge/.dev.vars, Durable Objects in SQLite
+// files in a fresh temporary folder.
+//
+// Usage: node tests/bench/edge-workerd.mjs [port]   (prints "edge ready: <url>"; Ctrl-C stops)
+//   TIDINGS_INSPECTOR_PORT=9229   also serve V8's inspector there (profile-edge.mjs, heap-edge.mjs)
+//   TIDINGS_V8_FLAGS="--a --b"    V8 flags for workerd's isolates (an experiment knob: Cloudflare
+//                                 does not take flags from a Worker)
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import url from 'node:url';
+
+const root = path.resolve(path.dirname(url.fileURLToPath(import.meta.url)), '../..');
+const build = path.join(root, 'crates/edge/build');
+const workerd = path.join(root, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
+for (const [file, fix] of [
+  [path.join(build, 'index.js'), 'run `cd crates/edge && sh build.sh` (or `cargo xtask dev --edge-only` once)'],
+  [workerd, 'run `npm ci` at the repository root'],
+]) {
+  if (!fs.existsSync(file)) {
+    console.error(`${path.relative(root, file)} is missing: ${fix}`);
+    process.exit(1);
+  }
+}
+
+const vars = Object.fromEntries(
+  fs.readFileSync(path.join(root, 'crates/edge/.dev.vars'), 'utf8').split('\n')
+    .map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && l.includes('='))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+const toml = fs.readFileSync(path.join(root, 'crates/edge/wrangler.toml'), 'utf8');
+vars.TIDINGS_ALLOWED_ORIGINS = /TIDINGS_ALLOWED_ORIGINS\s*=\s*"([^"]*)"/.exec(toml)?.[1] ?? '';
+const date = /compatibility_date\s*=\s*"([^"]*)"/.exec(toml)?.[1] ?? '2026-04-01';
+// Every Durable Object class of wrangler.toml, and whether it has SQL storage.
+const objects = [...toml.matchAll(/\[\[durable_objects\.bindings\]\]\s*name\s*=\s*"([^"]+)"\s*class_name\s*=\s*"([^"]+)"/g)]
+  .map(([, binding, className]) => ({
+    binding,
+    className,
+    sql: new RegExp(`new_sqlite_classes\\s*=\\s*\\[[^\\]]*"${className}"`).test(toml),
+  }));
+if (objects.length === 0) {
+  console.error('no [[durable_objects.bindings]] found in crates/edge/wrangler.toml');
+  process.exit(1);
+}
+
+const port = Number(process.argv[2] ?? 8799);
+const persist = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-workerd-'));
+const text = (s) => JSON.stringify(s); // Cap'n Proto text strings share JSON's escapes.
+const flags = (process.env.TIDINGS_V8_FLAGS ?? '').split(/\s+/).filter(Boolean);
+const config = `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "edge", worker = .edge),
+    (name = "objects", disk = (path = ${text(persist)}, writable = true)),
+  ],
+  sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "edge")],
+  v8Flags = [${flags.map(text).join(', ')}],
+);
+
+const edge :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed "index.js"),
+    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
+  ],
+  compatibilityDate = ${text(date)},
+  bindings = [
+${Object.entries(vars).map(([k, v]) => `    (name = ${text(k)}, text = ${text(v)}),`).join('\n')}
+${objects.map((o) => `    (name = ${text(o.binding)}, durableObjectNamespace = ${text(o.className)}),`).join('\n')}
+  ],
+  durableObjectNamespaces = [
+${objects.map((o) => `    (className = ${text(o.className)}, uniqueKey = ${text(`tidings-${o.className}`)}, enableSql = ${o.sql}),`).join('\n')}
+  ],
+  durableObjectStorage = (localDisk = "objects"),
+);
+`;
+// The config sits beside the build so that its `embed` paths are the build's files.
+const configPath = path.join(build, 'bench-workerd.capnp');
+fs.writeFileSync(configPath, config);
+
+const args = ['serve', '--experimental', configPath];
+if (process.env.TIDINGS_INSPECTOR_PORT) {
+  args.push(`--inspector-addr=127.0.0.1:${process.env.TIDINGS_INSPECTOR_PORT}`);
+}
+const child = spawn(workerd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+const stop = () => {
+  child.kill('SIGTERM');
+  fs.rmSync(persist, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+child.on('exit', (code) => {
+  console.error(`workerd exited (${code}); its messages are above`);
+  fs.rmSync(persist, { recursive: true, force: true });
+  process.exit(code ?? 1);
+});
+
+// Ready once the socket accepts a connection (workerd prints nothing when it is).
+const started = Date.now();
+for (;;) {
+  const open = await new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+  if (open) break;
+  if (Date.now() - started > 30_000) {
+    console.error(`workerd did not listen on 127.0.0.1:${port} within 30 s`);
+    stop();
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+console.log(`edge ready: http://127.0.0.1:${port} (workerd pid ${child.pid}, persisting to ${persist}${flags.length ? `, V8 flags ${flags.join(' ')}` : ''})`);
