@@ -13,37 +13,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import url from 'node:url';
+import { build, compatibilityDate, objects, requireBuild, root, vars } from './edge-config.mjs';
 
-const root = path.resolve(path.dirname(url.fileURLToPath(import.meta.url)), '../..');
-const build = path.join(root, 'crates/edge/build');
+requireBuild();
 const workerd = path.join(root, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
-for (const [file, fix] of [
-  [path.join(build, 'index.js'), 'run `cd crates/edge && sh build.sh` (or `cargo xtask dev --edge-only` once)'],
-  [workerd, 'run `npm ci` at the repository root'],
-]) {
-  if (!fs.existsSync(file)) {
-    console.error(`${path.relative(root, file)} is missing: ${fix}`);
-    process.exit(1);
-  }
-}
-
-const vars = Object.fromEntries(
-  fs.readFileSync(path.join(root, 'crates/edge/.dev.vars'), 'utf8').split('\n')
-    .map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && l.includes('='))
-    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-const toml = fs.readFileSync(path.join(root, 'crates/edge/wrangler.toml'), 'utf8');
-vars.TIDINGS_ALLOWED_ORIGINS = /TIDINGS_ALLOWED_ORIGINS\s*=\s*"([^"]*)"/.exec(toml)?.[1] ?? '';
-const date = /compatibility_date\s*=\s*"([^"]*)"/.exec(toml)?.[1] ?? '2026-04-01';
-// Every Durable Object class of wrangler.toml, and whether it has SQL storage.
-const objects = [...toml.matchAll(/\[\[durable_objects\.bindings\]\]\s*name\s*=\s*"([^"]+)"\s*class_name\s*=\s*"([^"]+)"/g)]
-  .map(([, binding, className]) => ({
-    binding,
-    className,
-    sql: new RegExp(`new_sqlite_classes\\s*=\\s*\\[[^\\]]*"${className}"`).test(toml),
-  }));
-if (objects.length === 0) {
-  console.error('no [[durable_objects.bindings]] found in crates/edge/wrangler.toml');
+if (!fs.existsSync(workerd)) {
+  console.error(`${path.relative(root, workerd)} is missing: run \`npm ci\` at the repository root`);
   process.exit(1);
 }
 
@@ -67,7 +42,7 @@ const edge :Workerd.Worker = (
     (name = "index.js", esModule = embed "index.js"),
     (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
   ],
-  compatibilityDate = ${text(date)},
+  compatibilityDate = ${text(compatibilityDate)},
   bindings = [
 ${Object.entries(vars).map(([k, v]) => `    (name = ${text(k)}, text = ${text(v)}),`).join('\n')}
 ${objects.map((o) => `    (name = ${text(o.binding)}, durableObjectNamespace = ${text(o.className)}),`).join('\n')}
