@@ -263,30 +263,48 @@ impl Store {
     /// Use one name per shopper (e.g. `tidings-<user id>`) so two accounts on
     /// one browser never see each other's items.
     pub async fn open(name: &str) -> Result<Store, StoreError> {
-        // The upgrade needs the versionchange transaction to reach stores that
-        // already exist; it hangs off the open request, which the callback can
-        // only see through this slot (filled right after the request is made,
-        // before any event can fire).
-        let slot: Rc<RefCell<Option<web_sys::IdbOpenDbRequest>>> = Rc::default();
-        let for_upgrade = slot.clone();
+        // The upgrade runs in our own `upgradeneeded` handler on the raw request rather than
+        // the library's (whose error path formats its own error type, float formatting and
+        // all, into the bundle). The handler sees the versionchange transaction through the
+        // request; a failed step aborts it, so the open fails and nothing half-made stays.
         let request = Database::open(name)
             .with_version(SCHEMA_VERSION)
-            .with_on_upgrade_needed(move |event, db| {
-                let tx = for_upgrade
-                    .borrow()
-                    .as_ref()
-                    .and_then(|req| req.transaction())
-                    .ok_or_else(|| {
-                        IdbError::from(js_sys::Error::new("no versionchange transaction"))
-                    })?;
-                let raw: &web_sys::IdbDatabase = db.as_sys();
-                migrate(raw, &tx, event.old_version() as u32).map_err(IdbError::from)
-            })
             .build()
             .map_err(|e| StoreError::from_open(name, e))?;
-        *slot.borrow_mut() = Some(request.as_sys().clone());
-        let db = request.await.map_err(|e| StoreError::from_open(name, e))?;
-        slot.borrow_mut().take();
+        let raw_request: web_sys::IdbOpenDbRequest = request.as_sys().clone();
+        let failed: Rc<RefCell<Option<String>>> = Rc::default();
+        let on_upgrade = {
+            let (req, failed) = (raw_request.clone(), failed.clone());
+            Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
+                move |event: web_sys::IdbVersionChangeEvent| {
+                    let (Some(tx), Ok(db)) = (req.transaction(), req.result()) else {
+                        *failed.borrow_mut() = Some("no versionchange transaction".into());
+                        return;
+                    };
+                    let db: web_sys::IdbDatabase = db.unchecked_into();
+                    if let Err(e) = migrate(&db, &tx, event.old_version() as u32) {
+                        *failed.borrow_mut() = Some(
+                            e.dyn_ref::<js_sys::Error>()
+                                .map(|e| String::from(e.message()))
+                                .unwrap_or_else(|| "a schema step failed".into()),
+                        );
+                        let _ = tx.abort();
+                    }
+                },
+            )
+        };
+        raw_request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        let opened = request.await;
+        raw_request.set_onupgradeneeded(None);
+        drop(on_upgrade);
+        if let Some(message) = failed.borrow_mut().take() {
+            return Err(StoreError::Idb {
+                op: "upgrade",
+                name: "UpgradeError".into(),
+                message,
+            });
+        }
+        let db = opened.map_err(|e| StoreError::from_open(name, e))?;
 
         let raw: web_sys::IdbDatabase = (**db.as_sys()).clone();
         let to_close = raw.clone();
