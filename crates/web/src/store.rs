@@ -298,6 +298,10 @@ impl Store {
         raw_request.set_onupgradeneeded(None);
         drop(on_upgrade);
         if let Some(message) = failed.borrow_mut().take() {
+            // Not left open half-made (a step that failed has aborted the upgrade already).
+            if let Ok(db) = &opened {
+                db.as_sys().close();
+            }
             return Err(StoreError::Idb {
                 op: "upgrade",
                 name: "UpgradeError".into(),
