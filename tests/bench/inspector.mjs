@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 /// there is none); resolves to `{ target, call(method, params), close() }`.
 export async function connectInspector(port) {
   const targets = await fetch(`http://127.0.0.1:${port}/json`).then((r) => r.json()).catch((e) => {
-    console.error(`no inspector on 127.0.0.1:${port} (${e.message}): start the edge with TIDINGS_INSPECTOR_PORT=${port} node tests/bench/edge-miniflare.mjs`);
+    console.error(`no inspector on 127.0.0.1:${port} (${e.message}): start the edge with TIDINGS_INSPECTOR_PORT=${port} node tests/bench/edge-miniflare.mjs (or edge-workerd.mjs)`);
     process.exit(1);
   });
   const target = targets.find((t) => /tidings|core:user/.test(t.title ?? t.id ?? '')) ?? targets[0];

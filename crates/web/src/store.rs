@@ -272,22 +272,19 @@ impl Store {
             .build()
             .map_err(|e| StoreError::from_open(name, e))?;
         let raw_request: web_sys::IdbOpenDbRequest = request.as_sys().clone();
-        let failed: Rc<RefCell<Option<String>>> = Rc::default();
+        let failed: Rc<RefCell<Option<JsValue>>> = Rc::default();
         let on_upgrade = {
             let (req, failed) = (raw_request.clone(), failed.clone());
             Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
                 move |event: web_sys::IdbVersionChangeEvent| {
                     let (Some(tx), Ok(db)) = (req.transaction(), req.result()) else {
-                        *failed.borrow_mut() = Some("no versionchange transaction".into());
+                        *failed.borrow_mut() =
+                            Some(js_sys::Error::new("no versionchange transaction").into());
                         return;
                     };
                     let db: web_sys::IdbDatabase = db.unchecked_into();
                     if let Err(e) = migrate(&db, &tx, event.old_version() as u32) {
-                        *failed.borrow_mut() = Some(
-                            e.dyn_ref::<js_sys::Error>()
-                                .map(|e| String::from(e.message()))
-                                .unwrap_or_else(|| "a schema step failed".into()),
-                        );
+                        *failed.borrow_mut() = Some(e);
                         let _ = tx.abort();
                     }
                 },
@@ -297,16 +294,12 @@ impl Store {
         let opened = request.await;
         raw_request.set_onupgradeneeded(None);
         drop(on_upgrade);
-        if let Some(message) = failed.borrow_mut().take() {
+        if let Some(e) = failed.borrow_mut().take() {
             // Not left open half-made (a step that failed has aborted the upgrade already).
             if let Ok(db) = &opened {
                 db.as_sys().close();
             }
-            return Err(StoreError::Idb {
-                op: "upgrade",
-                name: "UpgradeError".into(),
-                message,
-            });
+            return Err(StoreError::from_idb("upgrade", IdbError::from(e)));
         }
         let db = opened.map_err(|e| StoreError::from_open(name, e))?;
 
