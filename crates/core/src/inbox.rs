@@ -648,6 +648,15 @@ impl<'a> Key<'a> {
 // Engine
 // ---------------------------------------------------------------------------
 
+/// An item with its sort key, as the engine selects and sorts them.
+type Hit<'a> = (Key<'a>, &'a Notification);
+
+/// The one comparison of [`Hit`]s (a named function, so every caller shares one
+/// instantiation of the selection and sort code).
+fn by_key(x: &Hit<'_>, y: &Hit<'_>) -> std::cmp::Ordering {
+    x.0.cmp(&y.0)
+}
+
 /// One page of a query's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page<'a> {
@@ -720,7 +729,7 @@ where
     let after = q.cursor.as_ref().map(|c| c.key(q.sort));
     let mut scratch = String::new();
     let mut total = 0;
-    let mut hits: Vec<(Key<'a>, &'a Notification)> = Vec::new();
+    let mut hits: Vec<Hit<'a>> = Vec::new();
     for (n, text) in items {
         if !plan.admits(n) {
             continue;
@@ -749,10 +758,10 @@ where
     let more = hits.len() > limit;
     if more {
         // Move the `limit` smallest to the front in O(n), then sort only those.
-        hits.select_nth_unstable_by(limit, |x, y| x.0.cmp(&y.0));
+        hits.select_nth_unstable_by(limit, by_key);
         hits.truncate(limit);
     }
-    hits.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+    hits.sort_unstable_by(by_key);
     let next = if more {
         hits.last().map(|(_, n)| Cursor::after(n))
     } else {
@@ -963,21 +972,33 @@ impl Inbox {
             return Vec::new();
         }
         let rank = |s: ReadState| match s {
-            ReadState::Archived => 0u8,
+            ReadState::Archived => 0,
             ReadState::Read => 1,
             ReadState::Unread => 2,
         };
-        let mut order: Vec<(u8, Millis, u64, usize)> = self
+        // The same element type and comparison as a query's page, so that the center links
+        // one selection and one sort, not one of each per caller.
+        let mut order: Vec<Hit<'_>> = self
             .entries
             .iter()
-            .enumerate()
-            .map(|(i, e)| (rank(e.note.state), e.note.created_at, e.note.seq, i))
+            .map(|e| {
+                let n = &e.note;
+                let key = Key {
+                    a: rank(n.state),
+                    b: n.created_at,
+                    c: 0,
+                    seq: n.seq,
+                    id: &n.id,
+                };
+                (key, n)
+            })
             .collect();
-        order.sort_unstable();
-        order[..excess]
-            .iter()
-            .map(|&(.., i)| self.entries[i].note.id.clone())
-            .collect()
+        if excess < order.len() {
+            order.select_nth_unstable_by(excess, by_key);
+            order.truncate(excess);
+        }
+        order.sort_unstable_by(by_key);
+        order.iter().map(|(_, n)| n.id.clone()).collect()
     }
 
     /// Unread items stored (the badge).

@@ -260,7 +260,13 @@ impl<T: FromJson> FromJson for Vec<T> {
 
 impl<T: FromJson + Ord> FromJson for BTreeSet<T> {
     fn from_json(v: Json<'_>) -> Result<Self, WireError> {
-        Ok(Vec::<T>::from_json(v)?.into_iter().collect())
+        // Inserted one by one: `collect` would sort first, which links a stable sort
+        // into the center for sets of a handful of items.
+        let mut set = BTreeSet::new();
+        for item in Vec::<T>::from_json(v)? {
+            set.insert(item);
+        }
+        Ok(set)
     }
 }
 
