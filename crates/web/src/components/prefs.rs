@@ -63,11 +63,13 @@ pub fn PrefsSheet(
             None
         };
         let prefs = Preferences {
-            muted: muted
-                .get_untracked()
-                .into_iter()
-                .filter(|c| c.can_be_muted())
-                .collect(),
+            // `retain`, not `filter().collect()`: collecting into a set sorts, which
+            // would link a stable sort into the center for a handful of categories.
+            muted: {
+                let mut m = muted.get_untracked();
+                m.retain(|c| c.can_be_muted());
+                m
+            },
             quiet_hours,
             utc_offset_minutes: local_offset().clamp(-840, 840),
             locale: lang.get_untracked(),
