@@ -193,3 +193,75 @@ async fn a_rules_file_without_rules_is_refused_rather_than_rejecting_everything(
         "{body}"
     );
 }
+
+/// Two rules for one event: the first delivers a second after the event, the second names
+/// a field the event may lack.
+const TWO_RULES: &str = r#"
+[[rule]]
+name = "flash-later"
+on = "promo.flash"
+to = "user:{user_id}"
+category = "promo"
+delay = "1s"
+title.en = "Flash sale: {data.item}"
+title.zh = "限时抢购：{data.item}"
+
+[[rule]]
+name = "flash-code"
+on = "promo.flash"
+to = "user:{user_id}"
+category = "promo"
+title.en = "Your code: {data.code}"
+title.zh = "优惠码：{data.code}"
+"#;
+
+#[tokio::test]
+async fn a_rule_that_cannot_render_is_a_warning_and_a_time_past_year_9999_a_rejection() {
+    let edge = Edge::start_with_vars(&[("TIDINGS_RULES", TWO_RULES)]).await;
+    let mut socket = edge.connect("erin").await;
+    socket.hello(0).await;
+    let mut far = flash("f-far", "erin", "hat");
+    // Unix seconds whose delayed time no alarm (a JavaScript Date) can hold.
+    far["occurred_at"] = json!(8_700_000_000_000_i64);
+    let (status, body) = edge
+        .post_events(json!([far, flash("f-ok", "erin", "boots")]))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let results = &body["results"];
+    assert_eq!(results[0]["status"], "rejected", "{body}");
+    assert_eq!(results[0]["code"], "bad_timestamp", "{body}");
+    assert_eq!(results[0]["path"], "events[0].occurred_at", "{body}");
+    // Delivered by the rule that worked; the other rule's problem is named, not dropped.
+    assert_eq!(results[1]["status"], "accepted", "{body}");
+    assert_eq!(results[1]["warnings"][0]["code"], "render_failed", "{body}");
+    assert_eq!(results[1]["warnings"][0]["path"], "events[1]", "{body}");
+    let message = results[1]["warnings"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("flash-code") && message.contains("data.code"),
+        "{body}"
+    );
+
+    // The delayed item is released by the Inbox's alarm, the rejected event never arrives.
+    let released = next_notify_within(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("the delayed item arrives");
+    assert_eq!(released.title.en, "Flash sale: boots");
+    let more = next_notify_within(&mut socket, Duration::from_millis(1500)).await;
+    assert!(more.is_none(), "nothing else: {more:?}");
+
+    // A later event to the same shopper is delivered as usual.
+    let (status, body) = edge
+        .post_events(json!([flash("f-next", "erin", "scarf")]))
+        .await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (202, Some(1)),
+        "{body}"
+    );
+    let next = next_notify_within(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("the next delayed item arrives");
+    assert_eq!(next.title.en, "Flash sale: scarf");
+}

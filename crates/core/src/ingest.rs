@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::data::{self, Data};
 use crate::event::Event;
-use crate::time::parse_rfc3339;
+use crate::time::{from_unix_seconds, parse_rfc3339};
 
 /// Size and count limits of the ingest API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +111,10 @@ pub enum Verdict {
     Accepted {
         /// The event id.
         id: String,
+        /// What else its rules wanted and could not make (a second rule's template naming a
+        /// field the event lacks): the event was delivered by the rules that worked.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<Rejection>,
     },
     /// An event with the same id was seen before; it is not delivered again.
     Duplicate {
@@ -129,6 +133,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// An accepted event, with nothing to warn about.
+    pub fn accepted(id: impl Into<String>) -> Self {
+        Verdict::Accepted {
+            id: id.into(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// A rejection verdict.
     pub fn rejected(id: Option<String>, reason: Rejection) -> Self {
         Verdict::Rejected { id, reason }
@@ -356,7 +368,7 @@ fn scan_valid(text: &str, limits: &Limits) -> Option<(Event, usize)> {
     let user_id = user.flatten();
     let occurred_at = match at? {
         Stamp::Text(s) => parse_rfc3339(s).ok()?,
-        Stamp::Seconds(s) => s.checked_mul(1000)?,
+        Stamp::Seconds(s) => from_unix_seconds(s)?,
     };
     let ok = len <= limits.max_event_bytes
         && !id.is_empty()
@@ -434,7 +446,7 @@ impl Valid<'_> {
     fn into_event(self, limits: &Limits) -> Option<Event> {
         let occurred_at = match self.occurred_at {
             Stamp::Text(s) => parse_rfc3339(s).ok()?,
-            Stamp::Seconds(s) => s.checked_mul(1000)?,
+            Stamp::Seconds(s) => from_unix_seconds(s)?,
         };
         let ok = !self.id.is_empty()
             && self.id.chars().count() <= limits.max_id_chars
@@ -529,13 +541,13 @@ pub fn decode_event(raw: &str, path: &str, limits: &Limits) -> Item {
                 e.to_string(),
             ))
         })?,
-        Some(Value::Number(n)) => match n.as_i64().and_then(|s| s.checked_mul(1000)) {
+        Some(Value::Number(n)) => match n.as_i64().and_then(from_unix_seconds) {
             Some(ms) => ms,
             None => {
                 return Err(with_id(Rejection::new(
                     "bad_timestamp",
                     format!("{path}.occurred_at"),
-                    "`occurred_at` as a number must be whole unix seconds",
+                    "`occurred_at` as a number must be whole unix seconds from year 0 to 9999",
                 )))
             }
         },
@@ -676,6 +688,25 @@ mod tests {
     }
 
     #[test]
+    fn unix_seconds_past_year_9999_are_a_bad_timestamp_and_the_rest_still_decode() {
+        // 8.7e12 s would be an alarm past what a JavaScript Date can hold.
+        let body = r#"{"events":[
+            {"id":"far","type":"cart.abandoned","occurred_at":8700000000000,"user_id":"u1"},
+            {"id":"last","type":"order.paid","occurred_at":253402300799,"user_id":"u1"},
+            {"id":"first","type":"order.paid","occurred_at":-62167219200,"user_id":"u1"},
+            {"id":"before","type":"order.paid","occurred_at":-62167219201,"user_id":"u1"}]}"#;
+        let items = decode(body).unwrap();
+        let (id, rejection) = items[0].clone().unwrap_err();
+        assert_eq!(id.as_deref(), Some("far"));
+        assert_eq!(rejection.code, "bad_timestamp");
+        assert_eq!(rejection.path, "events[0].occurred_at");
+        assert!(rejection.message.contains("9999"), "{}", rejection.message);
+        assert_eq!(items[1].clone().unwrap().occurred_at, 253_402_300_799_000);
+        assert_eq!(items[2].clone().unwrap().occurred_at, crate::time::EARLIEST);
+        assert_eq!(items[3].clone().unwrap_err().1.code, "bad_timestamp");
+    }
+
+    #[test]
     fn decodes_a_good_event() {
         let items = decode(r#"{"events":[{"id":"e1","type":"order.shipped","occurred_at":"2026-11-22T10:00:00Z","user_id":"u1","data":{"n":1}}]}"#).unwrap();
         let e = items[0].clone().unwrap();
@@ -764,8 +795,17 @@ mod tests {
             serde_json::json!({"status":"rejected","id":"e","code":"bad_type","path":"events[0].type","message":"m"})
         );
         assert_eq!(
-            serde_json::to_value(Verdict::Accepted { id: "a".into() }).unwrap(),
+            serde_json::to_value(Verdict::accepted("a")).unwrap(),
             serde_json::json!({"status":"accepted","id":"a"})
+        );
+        let partly = Verdict::Accepted {
+            id: "b".into(),
+            warnings: vec![Rejection::new("render_failed", "events[1]", "m")],
+        };
+        assert_eq!(
+            serde_json::to_value(&partly).unwrap(),
+            serde_json::json!({"status":"accepted","id":"b","warnings":[
+                {"code":"render_failed","path":"events[1]","message":"m"}]})
         );
     }
 }

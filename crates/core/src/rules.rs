@@ -66,7 +66,7 @@ use crate::notification::{
 };
 use crate::route::{Audience, KeyedThrottle, Submission, Throttle};
 use crate::template::{check_path, suggest, Template, TemplateError};
-use crate::time::{parse_duration, parse_rfc3339, Millis};
+use crate::time::{from_unix_seconds, parse_duration, parse_rfc3339, Millis, EARLIEST, LATEST};
 
 /// The rules Tidings ships with, covering every canonical event type.
 pub const DEFAULT_RULES_TOML: &str = include_str!("../rules/default.toml");
@@ -1317,9 +1317,18 @@ impl Rule {
             .transpose()?;
         let deliver_at = match &m.schedule {
             Schedule::Now => None,
-            Schedule::Delay(d) => Some(event.occurred_at.checked_add(*d).ok_or_else(|| {
-                err("delay", "occurred_at plus delay is out of range".to_owned())
-            })?),
+            Schedule::Delay(d) => Some(
+                event
+                    .occurred_at
+                    .checked_add(*d)
+                    .filter(|at| *at <= LATEST)
+                    .ok_or_else(|| {
+                        err(
+                            "delay",
+                            "occurred_at plus delay is past year 9999".to_owned(),
+                        )
+                    })?,
+            ),
             Schedule::At(path) => Some(read_time(event, path).map_err(|m| err("deliver_at", m))?),
         };
         // `expires` counts from when the shopper gets the item: an event that
@@ -1377,7 +1386,7 @@ impl Rule {
 
 fn text_time(s: &str) -> Option<Millis> {
     if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse::<Millis>().ok()?.checked_mul(1000)
+        from_unix_seconds(s.parse().ok()?)
     } else {
         parse_rfc3339(s).ok()
     }
@@ -1389,8 +1398,10 @@ fn read_time(event: &Event, path: &str) -> Result<Millis, String> {
     let bad =
         || format!("`{path}` must be an RFC 3339 time like 2026-11-22T10:00:00Z or unix seconds");
     let from_secs = |s: f64| {
-        if s.is_finite() && s.abs() < 1e13 {
-            Ok((s * 1000.0).round() as Millis)
+        let ms = (s * 1000.0).round();
+        // Within the times an event may carry (years 0 to 9999), so an alarm can be set for it.
+        if ms >= EARLIEST as f64 && ms <= LATEST as f64 {
+            Ok(ms as Millis)
         } else {
             Err(bad())
         }
@@ -2128,7 +2139,20 @@ mod tests {
         assert_eq!(at(json!(1_795_341_600)), Ok(T0));
         assert_eq!(at(json!("1795341600")), Ok(T0));
         assert_eq!(at(json!(1_795_341_600.5)), Ok(T0 + 500));
-        for bad in [json!("soon"), json!(null), json!(1e300), json!([1])] {
+        // Past year 9999 (a time no alarm can be set for) is refused like text that is no time.
+        assert_eq!(
+            at(json!(253_402_300_799_i64)),
+            Ok(crate::time::LATEST - 999)
+        );
+        for bad in [
+            json!("soon"),
+            json!(null),
+            json!(1e300),
+            json!([1]),
+            json!(9e12),
+            json!(253_402_300_800_u64),
+            json!("999999999999"),
+        ] {
             let e = at(bad).unwrap_err();
             assert_eq!((e.rule.as_str(), e.field.as_str()), ("later", "deliver_at"));
         }
@@ -2138,6 +2162,36 @@ mod tests {
             .remove(0);
         assert_eq!(o.cancel_key.as_deref(), Some("promo:default"));
         assert_eq!(o.notification.unwrap().expires_at, Some(T0 + 2 * DAY));
+    }
+
+    #[test]
+    fn a_delay_that_ends_past_year_9999_is_an_error_of_the_rule() {
+        let set = load(
+            r#"
+            [[rule]]
+            name = "remind"
+            on = "cart.abandoned"
+            to = "user:{user_id}"
+            category = "promo"
+            title.en = "Your cart misses you"
+            delay = "1h"
+            "#,
+        );
+        let mut late = event("cart.abandoned", json!({}));
+        late.occurred_at = crate::time::LATEST;
+        let applied = set.apply(&late, T0);
+        assert!(applied.outcomes.is_empty());
+        assert_eq!(applied.errors[0].field, "delay");
+        assert!(
+            applied.errors[0].to_string().contains("9999"),
+            "{}",
+            applied.errors[0]
+        );
+        late.occurred_at = crate::time::LATEST - HOUR;
+        assert_eq!(
+            set.apply(&late, T0).outcomes[0].deliver_at,
+            Some(crate::time::LATEST)
+        );
     }
 
     #[test]

@@ -18,6 +18,21 @@ pub const HOUR: Millis = 60 * MINUTE;
 /// One day in milliseconds.
 pub const DAY: Millis = 24 * HOUR;
 
+/// The earliest time an event may carry: 0000-01-01T00:00:00Z, the first an RFC 3339
+/// timestamp names.
+pub const EARLIEST: Millis = -62_167_219_200_000;
+/// The latest time an event may carry: 9999-12-31T23:59:59.999Z, the last an RFC 3339
+/// timestamp names. Far inside what a JavaScript `Date` (±8.64e15 ms) and an `f64` hold
+/// exactly, so a time that passes here can be an alarm, an IndexedDB key and a JSON number.
+pub const LATEST: Millis = 253_402_300_799_999;
+
+/// Unix seconds as milliseconds, when they fall within [`EARLIEST`]..=[`LATEST`].
+pub fn from_unix_seconds(seconds: i64) -> Option<Millis> {
+    seconds
+        .checked_mul(SECOND)
+        .filter(|ms| (EARLIEST..=LATEST).contains(ms))
+}
+
 /// Why a timestamp or duration could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {

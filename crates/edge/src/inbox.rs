@@ -16,7 +16,7 @@ use tidings_core::notification::Notification;
 use tidings_core::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use tidings_core::route::{Outcome as Routed, Submission};
 use tidings_core::rules::Outcome as RuleOutcome;
-use tidings_core::time::Millis;
+use tidings_core::time::{Millis, LATEST};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
@@ -241,22 +241,33 @@ impl Inbox {
 
     /// Sets the alarm to the router's next wake-up (scheduled, deferred,
     /// digests). The wake-up last armed is remembered, so a delivery that
-    /// changes nothing costs no storage call.
-    async fn arm_alarm(&self) -> Result<()> {
-        let next = self.with_state(|st| Ok(st.router.next_wakeup()))?;
+    /// changes nothing costs no storage call. A failure is logged, not returned:
+    /// what it was armed for is stored already and must not hold back the frames of
+    /// the delivery that armed it; the next delivery or alarm tries again.
+    async fn arm_alarm(&self) {
+        let next = match self.with_state(|st| Ok(st.router.next_wakeup())) {
+            Ok(next) => next,
+            Err(e) => return worker::console_error!("inbox alarm not armed: {e}"),
+        };
         if self.armed.get() == Some(next) {
-            return Ok(());
+            return;
         }
         let storage = self.state.storage();
-        match next {
+        let done = match next {
+            // Core keeps event times within years 0–9999; the clamp keeps any other
+            // wake-up a valid date too.
             Some(at) => {
-                let delay = (at - now_ms()).max(1);
-                storage.set_alarm(delay).await?;
+                let delay = (at.min(LATEST) - now_ms()).max(1);
+                storage.set_alarm(delay).await
             }
-            None => storage.delete_alarm().await?,
+            None => storage.delete_alarm().await,
+        };
+        match done {
+            Ok(()) => self.armed.set(Some(next)),
+            Err(e) => worker::console_error!(
+                "inbox alarm for {next:?} not armed ({e}); held items wait for the next delivery"
+            ),
         }
-        self.armed.set(Some(next));
-        Ok(())
     }
 
     async fn deliver(&self, mut req: Request) -> Result<Response> {
@@ -301,7 +312,7 @@ impl Inbox {
             self.save_router(&sql, &st.router)?;
             Ok(fresh)
         })?;
-        self.arm_alarm().await?;
+        self.arm_alarm().await;
         // Stored above; only now tell the sockets. The statistics of this
         // delivery travel back with the answer, so the caller sends one report
         // for the whole batch instead of one per Inbox.
@@ -581,7 +592,7 @@ impl DurableObject for Inbox {
             Ok(frames)
         })?;
         self.publish(frames).await;
-        self.arm_alarm().await?;
+        self.arm_alarm().await;
         Response::ok("alarm handled")
     }
 

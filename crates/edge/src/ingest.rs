@@ -145,7 +145,8 @@ async fn too_large(env: &Env, size: usize, limits: &Limits) -> Result<Response> 
 /// A verdict known now, or one the inboxes will give.
 enum Slot {
     Done(Verdict),
-    Pending(String),
+    /// The event id, and what its rules could not make (the warnings of its verdict).
+    Pending(String, Vec<Rejection>),
 }
 
 /// Applies the rules to decoded events and hands each recipient's share to
@@ -258,7 +259,7 @@ pub async fn route_events(
         .enumerate()
         .map(|(i, slot)| match slot {
             Slot::Done(v) => v,
-            Slot::Pending(id) if failed[i] => Verdict::rejected(
+            Slot::Pending(id, _) if failed[i] => Verdict::rejected(
                 Some(id),
                 Rejection::new(
                     "storage_unavailable",
@@ -266,8 +267,8 @@ pub async fn route_events(
                     "could not store it just now; retry the event".to_owned(),
                 ),
             ),
-            Slot::Pending(id) if fresh[i] => Verdict::Accepted { id },
-            Slot::Pending(id) => Verdict::Duplicate { id },
+            Slot::Pending(id, warnings) if fresh[i] => Verdict::Accepted { id, warnings },
+            Slot::Pending(id, _) => Verdict::Duplicate { id },
         })
         .collect();
     let mut report = Report {
@@ -318,22 +319,22 @@ fn plan_event(
             .push((index, Delivery::from_outcome(&event, outcome)));
         routed = true;
     }
-    let failure = applied.errors.into_iter().next();
-    match (routed, failure) {
-        (true, _) => Slot::Pending(event.id),
-        (false, Some(e)) => {
-            // Nobody to tell (say, a shopper's event without `user_id`) is the sender's to fix.
-            let code = if e.field == "to" {
-                "no_recipient"
-            } else {
-                "render_failed"
-            };
-            Slot::Done(Verdict::rejected(
-                Some(event.id),
-                Rejection::new(code, format!("events[{index}]"), e.to_string()),
-            ))
-        }
-        (false, None) => Slot::Done(Verdict::Accepted { id: event.id }),
+    // Nobody to tell (say, a shopper's event without `user_id`) is the sender's to fix.
+    let mut problems = applied.errors.into_iter().map(|e| {
+        let code = if e.field == "to" {
+            "no_recipient"
+        } else {
+            "render_failed"
+        };
+        Rejection::new(code, format!("events[{index}]"), e.to_string())
+    });
+    if routed {
+        // Delivered by the rules that worked; the sender still hears what the others lacked.
+        return Slot::Pending(event.id, problems.collect());
+    }
+    match problems.next() {
+        Some(reason) => Slot::Done(Verdict::rejected(Some(event.id), reason)),
+        None => Slot::Done(Verdict::accepted(event.id)),
     }
 }
 

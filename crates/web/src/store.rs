@@ -333,12 +333,16 @@ impl Store {
     /// Upserts `items` by id in one transaction. An item replaces the stored
     /// one with the same id only when its `seq` is greater than or equal to
     /// the stored `seq`; within `items` the highest `seq` of an id wins (the
-    /// later one on a tie). Nothing is written if any item is refused.
+    /// later one on a tie). An item with a number IndexedDB cannot hold exactly
+    /// (beyond 2^53) is left out and named in the error; the others are written.
     pub async fn put_all(&self, items: &[Notification]) -> Result<(), StoreError> {
-        const OP: &str = "put_all";
         let mut latest: HashMap<&str, &Notification> = HashMap::with_capacity(items.len());
+        let mut refused = None;
         for n in items {
-            check_safe(&n.id, n)?;
+            if let Err(e) = check_safe(&n.id, n) {
+                refused.get_or_insert(e);
+                continue;
+            }
             match latest.get(n.id.as_str()) {
                 Some(prev) if prev.seq > n.seq => {}
                 _ => {
@@ -346,9 +350,15 @@ impl Store {
                 }
             }
         }
-        if latest.is_empty() {
-            return Ok(());
+        if !latest.is_empty() {
+            self.upsert(&latest).await?;
         }
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// The writes of [`Store::put_all`], one item per id, in one transaction.
+    async fn upsert(&self, latest: &HashMap<&str, &Notification>) -> Result<(), StoreError> {
+        const OP: &str = "put_all";
         let tx = self.tx(&[NOTIFICATIONS], TransactionMode::Readwrite, OP)?;
         let store = tx.object_store(NOTIFICATIONS).map_err(idb(OP))?;
         // Issue every read before awaiting any, then every write.

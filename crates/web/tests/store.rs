@@ -112,15 +112,27 @@ async fn round_trip_keeps_every_field_and_stores_numbers_not_bigints() {
 }
 
 #[wasm_bindgen_test]
-async fn numbers_beyond_2_pow_53_are_refused_up_front() {
+async fn numbers_beyond_2_pow_53_are_refused_and_the_rest_written() {
     let store = Store::open(&db_name("range")).await.unwrap();
     let err = store
-        .put_all(&[item("ok", 1, 1), item("big", MAX_SAFE_INTEGER + 1, 1)])
+        .put_all(&[
+            item("ok", 1, 1),
+            item("big", MAX_SAFE_INTEGER + 1, 1),
+            item("also-ok", 2, 2),
+        ])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::OutOfRange { .. }), "{err:?}");
     assert!(err.to_string().contains("2^53"), "{err}");
-    assert!(store.all().await.unwrap().is_empty(), "nothing written");
+    assert!(err.to_string().contains("big"), "{err}");
+    let ids: Vec<String> = store
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(ids, ["ok", "also-ok"], "the good items are written");
 }
 
 #[wasm_bindgen_test]
