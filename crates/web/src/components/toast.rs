@@ -17,7 +17,9 @@ pub fn Toasts(
         <div class="tidings-toasts" role="alert">
             <For
                 each=move || center.toasts.get()
-                key=|n| (n.id.clone(), n.seq)
+                // The panel's key type (a toast's copy never changes state): both lists
+                // share one keyed-list implementation in the bundle.
+                key=|n| (n.id.clone(), n.seq, n.state)
                 children=move |n| {
                     let id = n.id.clone();
                     let title = n.title.clone();
