@@ -241,33 +241,24 @@ impl Inbox {
 
     /// Sets the alarm to the router's next wake-up (scheduled, deferred,
     /// digests). The wake-up last armed is remembered, so a delivery that
-    /// changes nothing costs no storage call. A failure is logged, not returned:
-    /// what it was armed for is stored already and must not hold back the frames of
-    /// the delivery that armed it; the next delivery or alarm tries again.
-    async fn arm_alarm(&self) {
-        let next = match self.with_state(|st| Ok(st.router.next_wakeup())) {
-            Ok(next) => next,
-            Err(e) => return worker::console_error!("inbox alarm not armed: {e}"),
-        };
+    /// changes nothing costs no storage call.
+    async fn arm_alarm(&self) -> Result<()> {
+        let next = self.with_state(|st| Ok(st.router.next_wakeup()))?;
         if self.armed.get() == Some(next) {
-            return;
+            return Ok(());
         }
         let storage = self.state.storage();
-        let done = match next {
+        match next {
             // Core keeps event times within years 0–9999; the clamp keeps any other
             // wake-up a valid date too.
             Some(at) => {
                 let delay = (at.min(LATEST) - now_ms()).max(1);
-                storage.set_alarm(delay).await
+                storage.set_alarm(delay).await?;
             }
-            None => storage.delete_alarm().await,
-        };
-        match done {
-            Ok(()) => self.armed.set(Some(next)),
-            Err(e) => worker::console_error!(
-                "inbox alarm for {next:?} not armed ({e}); held items wait for the next delivery"
-            ),
+            None => storage.delete_alarm().await?,
         }
+        self.armed.set(Some(next));
+        Ok(())
     }
 
     async fn deliver(&self, mut req: Request) -> Result<Response> {
@@ -312,7 +303,11 @@ impl Inbox {
             self.save_router(&sql, &st.router)?;
             Ok(fresh)
         })?;
-        self.arm_alarm().await;
+        // What the alarm is for is stored already: a failure to arm it must not hold back
+        // this delivery's frames (the next delivery or alarm arms it again).
+        if let Err(e) = self.arm_alarm().await {
+            worker::console_error!("inbox alarm not armed ({e}); held items wait for the next try");
+        }
         // Stored above; only now tell the sockets. The statistics of this
         // delivery travel back with the answer, so the caller sends one report
         // for the whole batch instead of one per Inbox.
@@ -592,7 +587,8 @@ impl DurableObject for Inbox {
             Ok(frames)
         })?;
         self.publish(frames).await;
-        self.arm_alarm().await;
+        // An error here fails the alarm, which the runtime then retries.
+        self.arm_alarm().await?;
         Response::ok("alarm handled")
     }
 
