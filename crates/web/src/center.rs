@@ -4,8 +4,8 @@
 //! notification never shows twice and a newer item with the same collapse key
 //! (same id) replaces the old one in place; the inbox also keeps unread counts
 //! per category and answers the panel's queries. Frames that must reach the
-//! edge go through [`Center::send`]: live over the socket, or queued in
-//! IndexedDB while offline. Other tabs of the same shopper are reached through
+//! edge go through [`Center::send`]: into IndexedDB's outbox first, then out over the
+//! socket, which removes them once the edge has answered a ping sent after them. Other tabs of the same shopper are reached through
 //! a `BroadcastChannel("tidings-<user>")` ([`crate::tabs`]): read-state changes
 //! apply there at once, and only one tab (the Web Lock's holder) keeps a socket.
 
@@ -263,6 +263,14 @@ impl Center {
             let ids = inbox.apply_change(ids, state);
             changed = ids.iter().filter_map(|id| inbox.get(id).cloned()).collect();
         });
+        // A toast is for an unread item: read or archived here or elsewhere, it goes.
+        if state != ReadState::Unread
+            && self
+                .toasts
+                .with_untracked(|t| t.iter().any(|n| ids.contains(&n.id)))
+        {
+            self.toasts.update(|t| t.retain(|n| !ids.contains(&n.id)));
+        }
         changed
     }
 
@@ -321,6 +329,8 @@ impl Center {
             }
             ServerFrame::Reset { .. } => {
                 self.inbox.set(Inbox::new());
+                // What a follower heard before is history the edge no longer has.
+                self.heard.update_value(Vec::clear);
                 Vec::new()
             }
             ServerFrame::Welcome { prefs, topics, .. } => {
@@ -487,15 +497,38 @@ impl Center {
         }
     }
 
-    /// Sends a frame now, or queues it in IndexedDB until the next connection.
-    /// A follower hands the frame to the leader's socket instead.
+    /// Sends a frame to the edge so that it survives a dead socket: it goes to IndexedDB's
+    /// outbox first, then the socket (this tab's, or the leader's) is asked to send what the
+    /// outbox holds, and removes it when the edge answers a `ping` sent after it. A socket
+    /// that looked open but was dead (a laptop waking up) loses nothing: the next one sends
+    /// it again (marks, preferences and watches are idempotent). Without IndexedDB the
+    /// frame goes straight to the socket.
     pub fn send(&self, frame: ClientFrame) {
         let text = frame.encode();
+        let Some(store) = self.store() else {
+            self.send_now(text);
+            return;
+        };
+        let center = *self;
+        leptos::task::spawn_local(async move {
+            match store.queue_outbox(&text).await {
+                Ok(()) => center.send_now(String::new()),
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("tidings: {e}").into());
+                    center.send_now(text);
+                }
+            }
+        });
+    }
+
+    /// Hands `text` to this tab's socket, or to the leader's; an empty text asks that socket
+    /// to send the outbox.
+    fn send_now(&self, text: String) {
         if self.role() == Role::Follower {
             self.post(&TabMessage::Send { text });
-            return;
+        } else {
+            self.send_text(text);
         }
-        self.send_text(text);
     }
 
     fn send_text(&self, text: String) {
@@ -504,7 +537,8 @@ impl Center {
             .borrow()
             .as_ref()
             .is_some_and(|s| s.unbounded_send(text.clone()).is_ok());
-        if !sent {
+        // Without a socket the outbox waits for the next one, which sends it after `hello`.
+        if !sent && !text.is_empty() {
             if let Some(store) = self.store() {
                 leptos::task::spawn_local(async move {
                     let _ = store.queue_outbox(&text).await;

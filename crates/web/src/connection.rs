@@ -7,6 +7,7 @@
 //! the stored history is dropped and the edge's replay that follows the reset on
 //! the same socket (everything it keeps, in order, then `synced`) rebuilds it.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::{SinkExt, StreamExt};
@@ -94,15 +95,47 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
     }
     .encode();
     // Everything goes out through one writer, `hello` first. The writer stops with the
-    // session: a send to a socket that closed while connecting never completes.
+    // session: a send to a socket that closed while connecting never completes. An empty
+    // text asks it to send what the outbox holds (see `Center::send`).
     let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
     let _ = tx.unbounded_send(hello);
     let (stop, stopped) = futures_channel::oneshot::channel::<()>();
+    let acks = Rc::new(RefCell::new(Acks::default()));
+    let writer_acks = acks.clone();
+    let writer_store = store.clone();
     leptos::task::spawn_local(async move {
+        let ping = ClientFrame::Ping.encode();
         let write = async move {
             while let Some(text) = rx.next().await {
-                if sink.send(Message::Text(text)).await.is_err() {
-                    break;
+                let mut out = Vec::new();
+                if text.is_empty() {
+                    let Some(store) = &writer_store else { continue };
+                    let queued = store.outbox().await.unwrap_or_default();
+                    let mut acks = writer_acks.borrow_mut();
+                    for (key, frame) in queued {
+                        if !acks.sent.contains(&key) {
+                            acks.sent.push(key);
+                            acks.since_ping.push(key);
+                            out.push(frame);
+                        }
+                    }
+                    if out.is_empty() {
+                        continue;
+                    }
+                    out.push(ping.clone());
+                } else {
+                    out.push(text);
+                }
+                for text in out {
+                    if text == ping {
+                        // The keys sent before this ping leave the outbox with its pong.
+                        let mut acks = writer_acks.borrow_mut();
+                        let keys = std::mem::take(&mut acks.since_ping);
+                        acks.pings.push_back(keys);
+                    }
+                    if sink.send(Message::Text(text)).await.is_err() {
+                        return;
+                    }
                 }
             }
         };
@@ -114,10 +147,8 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
     let mut missed = 0u64;
     let mut resuming = after > 0;
     let mut batch: Vec<Notification> = Vec::new();
-    // Outbox keys sent on this socket, removed from IndexedDB when the edge answers the
-    // `ping` sent after them (it handles a socket's frames in order).
-    let mut unanswered: Vec<f64> = Vec::new();
     let mut version_heard: Option<u64> = None;
+    let mut welcome_version: Option<u64> = None;
     loop {
         let msg = if welcomed {
             // A quiet socket is asked for a pong; none means a dead connection that still
@@ -167,24 +198,17 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
                 break;
             }
             welcomed = true;
-            // Frames done offline go out right after the hello, in order, then a ping; they
-            // leave the outbox only when its pong arrives on this socket.
-            if let Some(store) = &store {
-                if let Ok(queued) = store.outbox().await {
-                    for (key, frame) in queued {
-                        let _ = tx.unbounded_send(frame);
-                        unanswered.push(key);
-                    }
-                }
-            }
-            if !unanswered.is_empty() {
-                let _ = tx.unbounded_send(ClientFrame::Ping.encode());
-            }
+            // Frames queued while there was no socket go out right after the hello, in order,
+            // then a ping; they leave the outbox only when its pong arrives on this socket.
+            let _ = tx.unbounded_send(String::new());
             center.set_sender(Some(tx.clone()));
         }
         if let ServerFrame::Pong = frame {
-            if let (Some(store), false) = (&store, unanswered.is_empty()) {
-                let _ = store.unqueue(&std::mem::take(&mut unanswered)).await;
+            let answered = acks.borrow_mut().pings.pop_front().unwrap_or_default();
+            if let (Some(store), false) = (&store, answered.is_empty()) {
+                if store.unqueue(&answered).await.is_ok() {
+                    acks.borrow_mut().sent.retain(|k| !answered.contains(k));
+                }
             }
             continue;
         }
@@ -194,10 +218,16 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
             missed += 1;
         }
         // The newest read-state version heard, saved with the next write of the batch it
-        // belongs to (a resume then asks only for changes after it).
-        if let ServerFrame::Changed { version, .. } | ServerFrame::Welcome { version, .. } = &frame
-        {
-            version_heard = Some(*version);
+        // belongs to (a resume then asks only for changes after it). `welcome` names the
+        // edge's version before the replay and the changes that lead up to it: it counts only
+        // once `synced` says they all arrived, or a socket lost mid-replay would skip them.
+        match &frame {
+            ServerFrame::Welcome { version, .. } => welcome_version = Some(*version),
+            ServerFrame::Changed { version, .. } => version_heard = Some(*version),
+            ServerFrame::Synced { .. } => {
+                version_heard = version_heard.max(welcome_version.take());
+            }
+            _ => {}
         }
         if let ServerFrame::Reset { .. } = frame {
             // What follows is the whole history again, not what we missed.
@@ -231,6 +261,18 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
     let _ = stop.send(());
     persist(&store, batch, version_heard).await;
     synced
+}
+
+/// The outbox frames a session's socket has sent, by IndexedDB key: each leaves the outbox
+/// when the edge answers the `ping` sent after it (it handles a socket's frames in order).
+#[derive(Default)]
+struct Acks {
+    /// Keys sent on this socket and not yet removed (never sent twice on one socket).
+    sent: Vec<f64>,
+    /// Keys sent since the last ping.
+    since_ping: Vec<f64>,
+    /// For each ping not yet answered, oldest first, the keys it confirms.
+    pings: std::collections::VecDeque<Vec<f64>>,
 }
 
 async fn persist(store: &Option<Rc<Store>>, items: Vec<Notification>, version: Option<u64>) {

@@ -911,3 +911,138 @@ async fn a_tab_taking_the_socket_over_stores_what_the_last_leader_relayed() {
     assert_eq!(stored, vec![("e:unsaved".to_string(), 9)]);
     assert_eq!(follower.center.last_seq(), 9);
 }
+
+/// The focusable controls of the open panel, in document order.
+fn panel_controls(m: &Mounted) -> Vec<web_sys::HtmlElement> {
+    let all = m
+        .q("[role=dialog]")
+        .unwrap()
+        .query_selector_all(
+            "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled])",
+        )
+        .unwrap();
+    (0..all.length())
+        .filter_map(|i| all.item(i))
+        .map(|n| n.unchecked_into())
+        .collect()
+}
+
+fn press_tab(shift: bool) -> bool {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Tab");
+    init.set_shift_key(shift);
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let ev = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    document()
+        .active_element()
+        .unwrap()
+        .dispatch_event(&ev)
+        .unwrap();
+    ev.default_prevented()
+}
+
+#[wasm_bindgen_test]
+async fn tab_stays_inside_the_open_panel() {
+    let m = mount(Locale::En);
+    m.feed(note("e:1", 1, "One"));
+    m.open().await;
+    let dialog = m.q("[role=dialog]").unwrap();
+    assert_eq!(dialog.get_attribute("aria-modal").as_deref(), Some("true"));
+    let controls = panel_controls(&m);
+    assert!(controls.len() > 3, "{} controls", controls.len());
+    let (first, last) = (controls[0].clone(), controls[controls.len() - 1].clone());
+    let active = || document().active_element().unwrap();
+    // Tab from the last control wraps to the first; Shift+Tab from the first to the last.
+    last.focus().unwrap();
+    assert!(
+        press_tab(false),
+        "Tab on the last control is taken by the panel"
+    );
+    assert_eq!(active(), *first.unchecked_ref::<web_sys::Element>());
+    assert!(press_tab(true));
+    assert_eq!(active(), *last.unchecked_ref::<web_sys::Element>());
+    // In between, the browser moves the focus as usual.
+    controls[1].focus().unwrap();
+    assert!(!press_tab(false));
+    assert!(!press_tab(true));
+}
+
+#[wasm_bindgen_test]
+async fn a_toast_goes_when_its_item_is_read_here_or_elsewhere() {
+    let m = mount(Locale::En);
+    m.center.on_frame(ServerFrame::Synced { head: 0 });
+    for (id, seq) in [("e:u1", 1), ("e:u2", 2)] {
+        let mut n = note(id, seq, "Payment failed");
+        n.priority = Priority::Urgent;
+        m.feed(n);
+    }
+    settle().await;
+    let toasts = || {
+        m.center
+            .toasts
+            .with_untracked(|t| t.iter().map(|n| n.id.clone()).collect::<Vec<_>>())
+    };
+    assert_eq!(toasts(), vec!["e:u1", "e:u2"]);
+    // Read in this tab.
+    m.center.mark(vec!["e:u1".into()], ReadState::Read);
+    settle().await;
+    assert_eq!(toasts(), vec!["e:u2"]);
+    // Archived on another device.
+    m.center.on_frame(ServerFrame::Changed {
+        ids: vec!["e:u2".into()],
+        state: ReadState::Archived,
+        version: 3,
+    });
+    settle().await;
+    assert!(toasts().is_empty());
+    assert!(m.q(".tidings-toast").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn the_plain_title_keeps_the_focus_after_marking_read() {
+    let m = mount(Locale::En);
+    m.feed(note("e:p", 1, "Password changed"));
+    m.open().await;
+    let title = m.q(".tidings-item[data-id='e:p'] .tidings-title").unwrap();
+    title.focus().unwrap();
+    title.click();
+    settle().await;
+    assert_eq!(
+        focus_settles_on(("e:p", "tidings-title tidings-title-plain")).await,
+        (
+            Some("e:p".into()),
+            "tidings-title tidings-title-plain".into()
+        )
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_follower_frame_waits_in_the_outbox_while_no_tab_holds_the_socket() {
+    use tidings_web::tabs::Role;
+    // A tab that follows before any leader exists (another tab booting, or the leader gone):
+    // its mark must not vanish into a channel nobody listens to.
+    let (_other, follower) = two_tabs();
+    follower.center.set_role(Role::Follower);
+    let name = format!(
+        "tidings-test-outbox-{}",
+        (js_sys::Math::random() * 1e9) as u64
+    );
+    let store = std::rc::Rc::new(tidings_web::store::Store::open(&name).await.unwrap());
+    follower.center.set_store(store.clone());
+    follower.feed(note("e:f", 1, "Followed"));
+    follower.center.mark(vec!["e:f".into()], ReadState::Read);
+    let mut queued = Vec::new();
+    for _ in 0..50 {
+        queued = store.outbox().await.unwrap();
+        if !queued.is_empty() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert!(
+        queued[0].1.contains(r#""type":"mark""#) && queued[0].1.contains("e:f"),
+        "{queued:?}"
+    );
+}

@@ -88,9 +88,11 @@ pub fn Item(
         ReadState::Archived => "tidings-item archived",
     };
     let (id_read, id_toggle, id_archive) = (id.clone(), id.clone(), id.clone());
-    let open_item = move |_| {
+    let open_item = move |ev: leptos::ev::MouseEvent| {
         if state == ReadState::Unread {
             center.mark(vec![id_read.clone()], ReadState::Read);
+            // Marked read, the item is drawn anew: the keyboard stays on its title.
+            keep_focus(&ev, id_read.clone(), "tidings-title");
         }
     };
     let title_text = localized(locale, title.clone());

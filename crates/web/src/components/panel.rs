@@ -138,12 +138,19 @@ pub fn Panel(
                 class="tidings-panel"
                 id=center.dom_id("tidings-panel")
                 role="dialog"
+                aria-modal="true"
                 tabindex="-1"
                 aria-labelledby=center.dom_id("tidings-heading")
                 lang=move || if locale.get() == Locale::Zh { "zh-CN" } else { "en" }
                 node_ref=panel
                 on:scroll=on_scroll
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                    if ev.key() == "Tab" {
+                        if let Some(div) = panel.get_untracked() {
+                            keep_tab_inside(&div, &ev);
+                        }
+                        return;
+                    }
                     if ev.key() == "Escape" {
                         ev.stop_propagation();
                         // In the search box with text in it, Escape clears the search first, as
@@ -299,5 +306,39 @@ pub fn Panel(
                 </Show>
             </div>
         </Show>
+    }
+}
+
+/// Tab from the panel's last control goes to its first, Shift+Tab from its first (or from
+/// the panel itself) to its last: a modal dialog keeps the keyboard inside until it closes.
+fn keep_tab_inside(panel: &web_sys::HtmlDivElement, ev: &leptos::ev::KeyboardEvent) {
+    const FOCUSABLE: &str = "a[href], button:not([disabled]), input:not([disabled]), \
+        select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+    let Ok(all) = panel.query_selector_all(FOCUSABLE) else {
+        return;
+    };
+    let len = all.length();
+    let at = |i: u32| {
+        all.item(i)
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+    };
+    let (Some(first), Some(last)) = (at(0), at(len.saturating_sub(1))) else {
+        return;
+    };
+    let active = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element());
+    let is = |el: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == el.as_ref());
+    let panel_itself = active.as_ref().is_some_and(|a| a == panel.as_ref());
+    let wrap_to = if ev.shift_key() && (is(&first) || panel_itself) {
+        Some(last)
+    } else if !ev.shift_key() && is(&last) {
+        Some(first)
+    } else {
+        None
+    };
+    if let Some(target) = wrap_to {
+        ev.prevent_default();
+        let _ = target.focus();
     }
 }

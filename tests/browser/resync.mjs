@@ -1,0 +1,119 @@
+// Browser test of what the center keeps when a socket dies at the wrong moment, against a
+// stand-in edge of this script (the embeddable center from examples/embed.html, served here):
+//
+// 1. Lost mid-replay. The first socket answers `hello` with `welcome` (read-state version 9),
+//    replays 250 notifications and closes before the read-state changes and `synced`. The
+//    center must not save version 9: its next `hello` asks for changes after 0, not 9, or the
+//    changes leading up to 9 would never reach it.
+// 2. A dead socket that looks open. The second socket completes the resume (the changes, then
+//    `synced`); the shopper marks an item read; the stand-in takes the `mark` frame but never
+//    answers the ping sent after it, and drops the socket. The center must send that `mark`
+//    again on the third socket, after its `hello`: a frame leaves the outbox only when the edge
+//    answers a ping sent after it.
+//
+// Usage: node tests/browser/resync.mjs   (run by the browser suite; TIDINGS_EMBED_DIR names
+// the bundle folder)
+import crypto from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import { checks, launch, serveEmbed } from './lib/harness.mjs';
+
+const dir = process.env.TIDINGS_EMBED_DIR || 'dist-embed';
+const user = `resync-${crypto.randomBytes(3).toString('hex')}`;
+// The center only peeks at the token's subject (to name its IndexedDB); the stand-in accepts any.
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const token = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: user, exp: 4102444800 })}.sig`;
+const REPLAYED = 250;
+const prefs = { muted: [], utc_offset_minutes: 0, locale: 'en' };
+const note = (seq, now) => ({
+  id: `e:rs-${seq}`, seq, type: 'order.shipped', category: 'order', priority: 'normal',
+  title: { en: `Order #RS${seq} is on its way`, zh: `订单 #RS${seq} 已发货` }, body: { en: '', zh: '' },
+  created_at: now - (REPLAYED - seq) * 1000, state: 'unread', ingested_at: now,
+});
+
+const { ok, fail, check, failures } = checks();
+const { context: browser, close } = await launch();
+const { server, origin } = await serveEmbed(dir);
+// Every socket the center opens, with the frames it sent.
+const sockets = [];
+const wss = new WebSocketServer({ server, path: '/v1/connect' });
+wss.on('connection', (ws) => {
+  const s = { frames: [] };
+  const n = sockets.push(s);
+  const send = (f) => ws.send(JSON.stringify(f));
+  ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString());
+    s.frames.push(frame);
+    const now = Date.now();
+    if (frame.type === 'hello') {
+      send({ type: 'welcome', v: 1, user, head: REPLAYED, version: 9, prefs, topics: [] });
+      if (n === 1) {
+        // The replay, then the socket is gone before the changes and `synced`.
+        for (let seq = 1; seq <= REPLAYED; seq += 1) send({ type: 'notify', notification: note(seq, now) });
+        setTimeout(() => ws.terminate(), 300);
+        return;
+      }
+      for (let seq = frame.after + 1; seq <= REPLAYED; seq += 1) send({ type: 'notify', notification: note(seq, now) });
+      if (frame.changes_after < 9) send({ type: 'changed', ids: ['e:rs-249'], state: 'read', version: 9 });
+      send({ type: 'synced', head: REPLAYED });
+      return;
+    }
+    if (frame.type === 'ping') {
+      // The second socket never answers: it looks open and is dead. The others answer.
+      if (n === 2) setTimeout(() => ws.terminate(), 300);
+      else send({ type: 'pong' });
+    }
+  });
+});
+const waitFor = async (what, until) => {
+  const end = Date.now() + until;
+  while (Date.now() < end) {
+    if (what()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+};
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/?edge=${encodeURIComponent(origin)}&token=${encodeURIComponent(token)}`);
+  await page.locator('#bell button.tidings-bell').click({ timeout: 30000 });
+  // 1. The first socket dies mid-replay; the second hello must not skip the changes.
+  const second = await waitFor(() => sockets[1]?.frames.some((f) => f.type === 'hello'), 20000);
+  check(second, 'after the first socket died mid-replay, the center connected again', `${sockets.length} sockets`);
+  const hello = sockets[1]?.frames.find((f) => f.type === 'hello');
+  check(hello?.changes_after === 0, 'it asks again for the read-state changes it never got (changes_after 0, not the 9 of the lost welcome)', JSON.stringify(hello));
+  check(hello?.after > 0, 'and resumes after the notifications it stored from the lost replay', JSON.stringify(hello));
+  await page.locator('#tidings-panel .tidings-status.live').waitFor({ timeout: 15000 })
+    .then(() => ok('the second socket synced and the center is live'), () => fail('the center never went live'));
+  await page.waitForFunction(() => {
+    const item = document.querySelector(".tidings-item[data-id='e:rs-249']");
+    return item && !item.classList.contains('unread');
+  }, null, { timeout: 10000 })
+    .then(() => ok('the change replayed on the second socket shows: e:rs-249 is read'), () => fail('e:rs-249 never showed as read'));
+  // 2. A mark on the socket that then dies without a pong is sent again on the next one.
+  await page.locator(".tidings-item[data-id='e:rs-250'] .tidings-toggle").click({ timeout: 10000 });
+  const marked = await waitFor(() => sockets[1]?.frames.some((f) => f.type === 'mark'), 10000);
+  check(marked, 'the mark went out on the second socket', JSON.stringify(sockets[1]?.frames.map((f) => f.type)));
+  const third = await waitFor(() => sockets[2]?.frames.some((f) => f.type === 'mark'), 20000);
+  const resent = sockets[2]?.frames.find((f) => f.type === 'mark');
+  check(third && resent.ids.includes('e:rs-250') && resent.state === 'read',
+    'the dead socket never answered its ping, so the third socket sent the mark again', JSON.stringify(sockets[2]?.frames));
+  check(sockets[2]?.frames[0]?.type === 'hello', 'after its hello', JSON.stringify(sockets[2]?.frames.map((f) => f.type)));
+  // Answered this time: the outbox is empty after the pong, so a fourth socket sends no mark.
+  await new Promise((r) => setTimeout(r, 1500));
+  sockets.length = 3;
+  wss.clients.forEach((c) => c.terminate());
+  const fourth = await waitFor(() => sockets[3]?.frames.some((f) => f.type === 'hello'), 20000);
+  await new Promise((r) => setTimeout(r, 1000));
+  check(fourth && !sockets[3].frames.some((f) => f.type === 'mark'),
+    'once a pong answered it, the mark left the outbox: the next socket does not send it again', JSON.stringify(sockets[3]?.frames.map((f) => f.type)));
+  check(errors.length === 0, 'no page errors', errors.join('; '));
+} catch (e) {
+  fail(e.stack || String(e));
+} finally {
+  await close();
+  wss.close();
+  server.close();
+}
+process.exit(failures() ? 1 : 0);
