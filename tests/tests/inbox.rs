@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use tidings_core::notification::{Category, Notification, ReadState};
 use tidings_core::protocol::ServerFrame;
-use tidings_e2e::{now_secs, token_for, Edge};
+use tidings_e2e::{now_secs, ops_token_for, token_for, Edge};
 
 fn shipped(id: &str, user: &str, order: u32) -> serde_json::Value {
     json!({"id": id, "type": "order.shipped", "occurred_at": now_secs(), "user_id": user,
@@ -558,6 +558,30 @@ async fn cors_only_for_configured_origins() {
         .await
         .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
+    // Responses that come from a Durable Object (history, statistics) and errors carry
+    // them too: a storefront page reads its history with fetch.
+    for (path, token) in [
+        ("/v1/inbox?limit=5", token_for("cora", 60)),
+        ("/v1/stats", ops_token_for("olga")),
+        ("/v1/inbox?sort=sideways", token_for("cora", 60)),
+    ] {
+        let resp = edge
+            .http
+            .get(edge.url(path))
+            .header("Origin", "http://127.0.0.1:8080")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            Some("http://127.0.0.1:8080".to_owned()),
+            "{path} answered {} without CORS",
+            resp.status()
+        );
+    }
 }
 
 #[tokio::test]

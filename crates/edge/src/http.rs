@@ -40,21 +40,31 @@ pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
     )
 }
 
-/// Adds CORS headers when `origin` is allowed.
+/// Adds CORS headers when `origin` is allowed. A response passed through from a Durable
+/// Object has immutable headers: it gets a copy of them that takes the CORS ones.
 pub fn with_cors(mut resp: Response, origin: Option<&str>, allowed: &[String]) -> Response {
-    if let Some(origin) = origin {
-        if allowed.iter().any(|a| a == origin || a == "*") {
-            let h: &mut Headers = resp.headers_mut();
-            let _ = h.set("Access-Control-Allow-Origin", origin);
-            let _ = h.set("Vary", "Origin");
-            let _ = h.set(
-                "Access-Control-Allow-Headers",
-                "Authorization, Content-Type",
-            );
-            let _ = h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    let Some(origin) = origin.filter(|o| allowed.iter().any(|a| a == o || a == "*")) else {
+        return resp;
+    };
+    if set_cors(resp.headers_mut(), origin).is_err() {
+        let copy = Headers::new();
+        for (name, value) in resp.headers().entries() {
+            let _ = copy.set(&name, &value);
         }
+        let _ = set_cors(&copy, origin);
+        resp = resp.with_headers(copy);
     }
     resp
+}
+
+fn set_cors(h: &Headers, origin: &str) -> Result<()> {
+    h.set("Access-Control-Allow-Origin", origin)?;
+    h.set("Vary", "Origin")?;
+    h.set(
+        "Access-Control-Allow-Headers",
+        "Authorization, Content-Type",
+    )?;
+    h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 }
 
 /// The request's body, or `Err(size)` when it is over `limit` bytes; a declared

@@ -15,7 +15,19 @@ pub const INBOX_BINDING: &str = "INBOX";
 pub async fn handle(req: Request, env: Env) -> Result<Response> {
     let origin = req.headers().get("Origin")?;
     let allowed = config::allowed_origins(&env);
-    let resp = route(req, &env).await?;
+    let resp = match route(req, &env).await {
+        Ok(resp) => resp,
+        // The details go to the log; the caller gets a JSON error it can act on (with CORS,
+        // so a storefront page can read it).
+        Err(e) => {
+            worker::console_error!("request failed: {e}");
+            error(
+                500,
+                "internal",
+                "the edge could not answer this request just now; retry it",
+            )?
+        }
+    };
     // WebSocket upgrades are returned as they are; CORS does not apply to them.
     if resp.status_code() == 101 {
         return Ok(resp);
