@@ -464,6 +464,10 @@ pub fn digest_summary(key: &str, group: &DigestGroup) -> Notification {
     }
 }
 
+/// The most items a [`Router`]'s schedule holds one by one; quiet hours fold what arrives
+/// past it into digests ([`Router::submit`]).
+pub const MAX_HELD: usize = 500;
+
 /// How long a cancellation is remembered for items that arrive after it:
 /// three days, the longest webhook retry horizon among the supported
 /// platforms (Stripe retries for up to three days, Shopify for 48 hours).
@@ -770,6 +774,14 @@ impl Router {
             Decision::Deliver => Outcome::Deliver { notification },
             Decision::Drop { reason } => Outcome::Dropped { reason },
             Decision::Digest { key, until } => {
+                self.digests.fold(&key, until, notification);
+                Outcome::Digested { key, until }
+            }
+            // A full schedule (a shopper with busy topics and long quiet hours) holds the
+            // rest folded into one digest per category, released at the same time: the
+            // held state stays bounded and nothing is lost.
+            Decision::Defer { until } if self.schedule.len() >= MAX_HELD => {
+                let key = format!("quiet-hours:{}", notification.category.as_str());
                 self.digests.fold(&key, until, notification);
                 Outcome::Digested { key, until }
             }
@@ -1213,6 +1225,37 @@ mod tests {
         assert_eq!(sim.delivered_ids(), vec!["shipped"]);
         assert_eq!(sim.delivered[0].0, seven);
         assert_eq!(sim.router.next_wakeup(), None);
+    }
+
+    #[test]
+    fn quiet_hours_past_the_held_cap_fold_into_a_digest_released_with_the_rest() {
+        let mut sim = Sim::new("2026-11-22T23:00:00Z");
+        let seven = at("2026-11-23T07:00:00Z");
+        for i in 0..MAX_HELD + 3 {
+            let out = sim.submit(Submission::now(note(
+                &format!("o{i}"),
+                Category::Order,
+                sim.now,
+            )));
+            if i < MAX_HELD {
+                assert_eq!(out, Outcome::Deferred { until: seven });
+            } else {
+                assert_eq!(
+                    out,
+                    Outcome::Digested {
+                        key: "quiet-hours:order".into(),
+                        until: seven
+                    }
+                );
+            }
+        }
+        assert_eq!(sim.router.schedule.len(), MAX_HELD);
+        assert_eq!(sim.router.digests.len(), 1);
+        sim.run_until(seven);
+        assert_eq!(sim.delivered.len(), MAX_HELD + 1);
+        let digest = &sim.delivered.last().unwrap().1;
+        assert_eq!(digest.title.en, "3 more order updates");
+        assert!(sim.router.schedule.is_empty() && sim.router.digests.is_empty());
     }
 
     #[test]
