@@ -10,13 +10,11 @@
 // storefront and edge URLs this script does not need; TIDINGS_EMBED_DIR names the bundle folder)
 import crypto from 'node:crypto';
 import { WebSocketServer } from 'ws';
-import { checks, launch, serveEmbed } from './lib/harness.mjs';
+import { checks, launch, serveEmbed, standInToken, until } from './lib/harness.mjs';
 
 const dir = process.env.TIDINGS_EMBED_DIR || 'dist-embed';
 const user = `heartbeat-${crypto.randomBytes(3).toString('hex')}`;
-// The center only peeks at the token's subject (to name its IndexedDB); the stand-in accepts any.
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-const token = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: user, exp: 4102444800 })}.sig`;
+const token = standInToken(user);
 
 const { ok, fail, check, failures } = checks();
 const { context: browser, close } = await launch();
@@ -68,11 +66,7 @@ try {
   const ping = first.find((f) => f.frame.type === 'ping');
   check(ping && ping.at - first[0].at >= 24000, 'it pinged after about 25 s of quiet',
     ping ? `ping ${((ping.at - first[0].at) / 1000).toFixed(1)} s after hello` : `frames: ${first.map((f) => f.frame.type).join(', ')}`);
-  await new Promise((resolve) => {
-    const until = Date.now() + 15000;
-    const poll = () => (sockets[1]?.frames.length || Date.now() > until ? resolve() : setTimeout(poll, 100));
-    poll();
-  });
+  await until(() => sockets[1]?.frames.length, 15000);
   const hello = sockets[1]?.frames.find((f) => f.frame.type === 'hello')?.frame;
   check(hello?.after === 1, 'it reconnected and resumed after the last seq it stored', JSON.stringify(hello));
   check(hello?.changes_after === 7, 'the resume asks only for read-state changes after the version it saved', JSON.stringify(hello));

@@ -15,13 +15,11 @@
 // the bundle folder)
 import crypto from 'node:crypto';
 import { WebSocketServer } from 'ws';
-import { checks, launch, serveEmbed } from './lib/harness.mjs';
+import { checks, launch, serveEmbed, standInToken, until } from './lib/harness.mjs';
 
 const dir = process.env.TIDINGS_EMBED_DIR || 'dist-embed';
 const user = `resync-${crypto.randomBytes(3).toString('hex')}`;
-// The center only peeks at the token's subject (to name its IndexedDB); the stand-in accepts any.
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-const token = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: user, exp: 4102444800 })}.sig`;
+const token = standInToken(user);
 const REPLAYED = 250;
 const prefs = { muted: [], utc_offset_minutes: 0, locale: 'en' };
 const note = (seq, now) => ({
@@ -64,14 +62,6 @@ wss.on('connection', (ws) => {
     }
   });
 });
-const waitFor = async (what, until) => {
-  const end = Date.now() + until;
-  while (Date.now() < end) {
-    if (what()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-};
 try {
   const page = await browser.newPage();
   const errors = [];
@@ -79,7 +69,7 @@ try {
   await page.goto(`${origin}/?edge=${encodeURIComponent(origin)}&token=${encodeURIComponent(token)}`);
   await page.locator('#bell button.tidings-bell').click({ timeout: 30000 });
   // 1. The first socket dies mid-replay; the second hello must not skip the changes.
-  const second = await waitFor(() => sockets[1]?.frames.some((f) => f.type === 'hello'), 20000);
+  const second = await until(() => sockets[1]?.frames.some((f) => f.type === 'hello'), 20000);
   check(second, 'after the first socket died mid-replay, the center connected again', `${sockets.length} sockets`);
   const hello = sockets[1]?.frames.find((f) => f.type === 'hello');
   check(hello?.changes_after === 0, 'it asks again for the read-state changes it never got (changes_after 0, not the 9 of the lost welcome)', JSON.stringify(hello));
@@ -93,9 +83,9 @@ try {
     .then(() => ok('the change replayed on the second socket shows: e:rs-249 is read'), () => fail('e:rs-249 never showed as read'));
   // 2. A mark on the socket that then dies without a pong is sent again on the next one.
   await page.locator(".tidings-item[data-id='e:rs-250'] .tidings-toggle").click({ timeout: 10000 });
-  const marked = await waitFor(() => sockets[1]?.frames.some((f) => f.type === 'mark'), 10000);
+  const marked = await until(() => sockets[1]?.frames.some((f) => f.type === 'mark'), 10000);
   check(marked, 'the mark went out on the second socket', JSON.stringify(sockets[1]?.frames.map((f) => f.type)));
-  const third = await waitFor(() => sockets[2]?.frames.some((f) => f.type === 'mark'), 20000);
+  const third = await until(() => sockets[2]?.frames.some((f) => f.type === 'mark'), 20000);
   const resent = sockets[2]?.frames.find((f) => f.type === 'mark');
   check(third && resent.ids.includes('e:rs-250') && resent.state === 'read',
     'the dead socket never answered its ping, so the third socket sent the mark again', JSON.stringify(sockets[2]?.frames));
@@ -104,7 +94,7 @@ try {
   await new Promise((r) => setTimeout(r, 1500));
   sockets.length = 3;
   wss.clients.forEach((c) => c.terminate());
-  const fourth = await waitFor(() => sockets[3]?.frames.some((f) => f.type === 'hello'), 20000);
+  const fourth = await until(() => sockets[3]?.frames.some((f) => f.type === 'hello'), 20000);
   await new Promise((r) => setTimeout(r, 1000));
   check(fourth && !sockets[3].frames.some((f) => f.type === 'mark'),
     'once a pong answered it, the mark left the outbox: the next socket does not send it again', JSON.stringify(sockets[3]?.frames.map((f) => f.type)));

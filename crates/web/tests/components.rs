@@ -74,6 +74,15 @@ fn two_tabs() -> (Mounted, Mounted) {
     (a, b)
 }
 
+/// A fresh IndexedDB store of its own for one test.
+async fn scratch_store(what: &str) -> std::rc::Rc<tidings_web::store::Store> {
+    let name = format!(
+        "tidings-test-{what}-{}",
+        (js_sys::Math::random() * 1e9) as u64
+    );
+    std::rc::Rc::new(tidings_web::store::Store::open(&name).await.unwrap())
+}
+
 async fn settle() {
     for _ in 0..3 {
         leptos::task::tick().await;
@@ -883,11 +892,7 @@ async fn a_tab_taking_the_socket_over_stores_what_the_last_leader_relayed() {
     let (leader, follower) = two_tabs();
     leader.center.set_role(Role::Leader);
     follower.center.set_role(Role::Follower);
-    let name = format!(
-        "tidings-test-heard-{}",
-        (js_sys::Math::random() * 1e9) as u64
-    );
-    let store = std::rc::Rc::new(tidings_web::store::Store::open(&name).await.unwrap());
+    let store = scratch_store("heard").await;
     follower.center.set_store(store.clone());
     // The leader relays a notification and closes before writing it.
     leader.center.relay(
@@ -1024,11 +1029,7 @@ async fn a_follower_frame_waits_in_the_outbox_while_no_tab_holds_the_socket() {
     // its mark must not vanish into a channel nobody listens to.
     let (_other, follower) = two_tabs();
     follower.center.set_role(Role::Follower);
-    let name = format!(
-        "tidings-test-outbox-{}",
-        (js_sys::Math::random() * 1e9) as u64
-    );
-    let store = std::rc::Rc::new(tidings_web::store::Store::open(&name).await.unwrap());
+    let store = scratch_store("outbox").await;
     follower.center.set_store(store.clone());
     follower.feed(note("e:f", 1, "Followed"));
     follower.center.mark(vec!["e:f".into()], ReadState::Read);

@@ -28,6 +28,20 @@ export async function devToken(edge, user, role) {
   return (await r.json()).token;
 }
 
+/// A token for a stand-in edge of a test script: the center only peeks at its subject (to
+/// name its IndexedDB), and the stand-in accepts any signature.
+export function standInToken(user) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: user, exp: 4102444800 })}.sig`;
+}
+
+/// Polls `what()` every 100 ms until it is true or `ms` have passed; resolves to its last answer.
+export async function until(what, ms) {
+  const end = Date.now() + ms;
+  while (!what() && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  return Boolean(what());
+}
+
 /// A plain storefront on a free loopback port of its own origin: examples/embed.html at `/` and
 /// the files of the bundle folder `dir` (what `cargo xtask bundle` writes) by name. Resolves to
 /// the listening server and its origin.
