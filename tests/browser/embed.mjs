@@ -3,7 +3,8 @@
 // mounts the center with `mount(element, {edgeUrl, token, locale, getToken})`; the bell appears where it
 // was mounted, live events reach it over a socket to the edge's origin, the product card gets
 // watch buttons, tidings.css styles it (themable by --tidings-* properties on the page), and
-// `locale: 'zh'` gives a Chinese UI.
+// `locale: 'zh'` gives a Chinese UI, until the shopper picks English in the preferences (which
+// then holds after a reload of that `zh` page).
 // Usage: node tests/browser/embed.mjs <storefront URL> <edge URL>   (run by the browser suite;
 // TIDINGS_EMBED_DIR names the bundle folder, default dist-embed/)
 import crypto from 'node:crypto';
@@ -51,6 +52,20 @@ try {
   await zh.goto(`${origin}/?edge=${encodeURIComponent(edge)}&token=${encodeURIComponent(token)}&lang=zh`);
   await zh.waitForFunction(() => document.querySelector('#bell button.tidings-bell')?.getAttribute('aria-label')?.startsWith('通知'), null, { timeout: 30000 })
     .then(() => ok("locale 'zh' gives a Chinese bell"), () => fail("locale 'zh' did not give a Chinese bell"));
+  // The shopper picks English on that page: it holds after a reload, although the page says zh.
+  const english = () => zh.waitForFunction(() => document.querySelector('#bell button.tidings-bell')?.getAttribute('aria-label')?.startsWith('Notifications'), null, { timeout: 15000 });
+  await zh.locator('#bell button.tidings-bell').click();
+  await zh.locator('.tidings-prefs-open').click();
+  await zh.locator('.tidings-pref-lang').selectOption('en');
+  await zh.locator('.tidings-prefs-save').click();
+  await english().then(() => ok('picking English in the preferences switches the zh page to English'),
+    () => fail('picking English did not switch the bell'));
+  await zh.waitForTimeout(1000);
+  await zh.reload();
+  await zh.locator('#bell button.tidings-bell').waitFor({ timeout: 30000 });
+  await zh.waitForTimeout(1500);
+  await english().then(() => ok("after a reload the zh page stays in the English the shopper picked"),
+    async () => fail(`after a reload the bell is "${await zh.locator('#bell button.tidings-bell').getAttribute('aria-label')}", not English`));
   // A token the edge refuses (expired, say) is replaced by what getToken() gives.
   const renewed = await browser.newPage();
   renewed.on('pageerror', (e) => errors.push(`renewed page: ${e}`));

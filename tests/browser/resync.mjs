@@ -10,6 +10,10 @@
 //    answers the ping sent after it, and drops the socket. The center must send that `mark`
 //    again on the third socket, after its `hello`: a frame leaves the outbox only when the edge
 //    answers a ping sent after it.
+// 3. An item that expired. A live notification expiring a second later is stored, expires,
+//    and a reload drops it from the view and from IndexedDB. The `hello` of that reload and
+//    of the next one (the item is no longer in IndexedDB at all) must resume after it (its
+//    seq is still the newest stored), not ask for it again.
 //
 // Usage: node tests/browser/resync.mjs   (run by the browser suite; TIDINGS_EMBED_DIR names
 // the bundle folder)
@@ -38,6 +42,7 @@ wss.on('connection', (ws) => {
   const s = { frames: [] };
   const n = sockets.push(s);
   const send = (f) => ws.send(JSON.stringify(f));
+  s.send = send;
   ws.on('message', (data) => {
     const frame = JSON.parse(data.toString());
     s.frames.push(frame);
@@ -98,6 +103,21 @@ try {
   await new Promise((r) => setTimeout(r, 1000));
   check(fourth && !sockets[3].frames.some((f) => f.type === 'mark'),
     'once a pong answered it, the mark left the outbox: the next socket does not send it again', JSON.stringify(sockets[3]?.frames.map((f) => f.type)));
+  // 3. A live item that expires, then a reload: the resume starts after it.
+  sockets[3].send({ type: 'notify', notification: { ...note(REPLAYED + 1, Date.now()), expires_at: Date.now() + 1500 } });
+  await page.locator(`.tidings-item[data-id='e:rs-${REPLAYED + 1}']`).waitFor({ timeout: 10000 })
+    .then(() => ok('a live item that expires in a second shows'), () => fail('the expiring item never showed'));
+  await new Promise((r) => setTimeout(r, 2500));
+  for (const n of [4, 5]) {
+    await page.reload();
+    const helloed = await until(() => sockets[n]?.frames.some((f) => f.type === 'hello'), 20000);
+    const resumed = sockets[n]?.frames.find((f) => f.type === 'hello');
+    check(helloed && resumed.after === REPLAYED + 1,
+      `${n === 4 ? 'after a reload that dropped the expired item' : 'and after the next one'}, the hello resumes after its seq (${REPLAYED + 1}), not before it`,
+      JSON.stringify(resumed));
+    await page.locator('#bell button.tidings-bell').click({ timeout: 30000 });
+    await page.locator('#tidings-panel .tidings-status.live').waitFor({ timeout: 15000 }).catch(() => {});
+  }
   check(errors.length === 0, 'no page errors', errors.join('; '));
 } catch (e) {
   fail(e.stack || String(e));

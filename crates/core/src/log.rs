@@ -250,15 +250,20 @@ impl InboxLog {
         expired
     }
 
-    /// Items newer than `after`, at most `limit`, or a reset when `after` is
-    /// older than what retention kept or newer than any seq this log assigned.
-    pub fn replay(&self, after: u64, limit: usize) -> Replay<'_> {
+    /// Items newer than `after` that have not expired by `now`, at most `limit`, or a reset
+    /// when `after` is older than what retention kept or newer than any seq this log assigned.
+    /// (An expired item stays stored until the next append drops it; it is never replayed.)
+    pub fn replay(&self, after: u64, limit: usize, now: Millis) -> Replay<'_> {
         if after < self.meta.trimmed_through || after > self.meta.head {
             return Replay::Reset {
                 oldest: self.meta.trimmed_through + 1,
             };
         }
-        let mut iter = self.items.range(after.saturating_add(1)..).map(|(_, n)| n);
+        let mut iter = self
+            .items
+            .range(after.saturating_add(1)..)
+            .map(|(_, n)| n)
+            .filter(|n| !n.is_expired(now));
         let items: Vec<&Notification> = iter.by_ref().take(limit).collect();
         let more = iter.next().is_some();
         Replay::Items { items, more }
@@ -397,9 +402,9 @@ mod tests {
                 i + 1
             );
         }
-        assert_eq!(seqs(log.replay(2, 100)), vec![3, 4, 5]);
-        assert_eq!(seqs(log.replay(5, 100)), Vec::<u64>::new());
-        match log.replay(0, 2) {
+        assert_eq!(seqs(log.replay(2, 100, 0)), vec![3, 4, 5]);
+        assert_eq!(seqs(log.replay(5, 100, 0)), Vec::<u64>::new());
+        match log.replay(0, 2, 0) {
             Replay::Items { items, more } => assert_eq!((items.len(), more), (2, true)),
             r => panic!("{r:?}"),
         }
@@ -413,7 +418,7 @@ mod tests {
         let a = log.append(note("c:order:1", None), 0);
         assert_eq!((a.notification.seq, a.superseded), (3, Some(1)));
         assert_eq!(log.len(), 2);
-        assert_eq!(seqs(log.replay(0, 10)), vec![2, 3]);
+        assert_eq!(seqs(log.replay(0, 10, 0)), vec![2, 3]);
     }
 
     #[test]
@@ -426,20 +431,20 @@ mod tests {
             log.append(note(&format!("n{i}"), None), 0);
         }
         assert_eq!(log.len(), 3);
-        assert_eq!(log.replay(1, 10), Replay::Reset { oldest: 3 });
-        assert_eq!(seqs(log.replay(2, 10)), vec![3, 4, 5]);
+        assert_eq!(log.replay(1, 10, 0), Replay::Reset { oldest: 3 });
+        assert_eq!(seqs(log.replay(2, 10, 0)), vec![3, 4, 5]);
     }
 
     #[test]
     fn a_cursor_past_the_head_resets_to_everything_kept() {
         let mut log = InboxLog::new(LogConfig::default());
-        assert_eq!(log.replay(7, 10), Replay::Reset { oldest: 1 });
+        assert_eq!(log.replay(7, 10, 0), Replay::Reset { oldest: 1 });
         for i in 0..3 {
             log.append(note(&format!("n{i}"), None), 0);
         }
-        assert_eq!(seqs(log.replay(3, 10)), Vec::<u64>::new());
-        assert_eq!(log.replay(4, 10), Replay::Reset { oldest: 1 });
-        assert_eq!(seqs(log.replay(0, 10)), vec![1, 2, 3]);
+        assert_eq!(seqs(log.replay(3, 10, 0)), Vec::<u64>::new());
+        assert_eq!(log.replay(4, 10, 0), Replay::Reset { oldest: 1 });
+        assert_eq!(seqs(log.replay(0, 10, 0)), vec![1, 2, 3]);
     }
 
     #[test]
@@ -448,7 +453,20 @@ mod tests {
         log.append(note("soon", Some(10)), 0);
         let a = log.append(note("later", None), 20);
         assert_eq!(a.evicted, vec![1]);
-        assert_eq!(seqs(log.replay(0, 10)), vec![2]);
+        assert_eq!(seqs(log.replay(0, 10, 20)), vec![2]);
+    }
+
+    #[test]
+    fn an_expired_item_is_not_replayed_before_the_next_append_drops_it() {
+        let mut log = InboxLog::new(LogConfig::default());
+        log.append(note("kept", None), 0);
+        log.append(note("sale", Some(10)), 0);
+        // Nothing appended since the sale ended: it is still stored, but a resume at 20
+        // (a device coming back after the sale) must not get it, nor count it as missed.
+        assert_eq!(log.items().count(), 2);
+        assert_eq!(seqs(log.replay(0, 10, 20)), vec![1]);
+        assert_eq!(seqs(log.replay(1, 10, 20)), Vec::<u64>::new());
+        assert_eq!(seqs(log.replay(1, 10, 5)), vec![2]);
     }
 
     #[test]
@@ -518,7 +536,7 @@ mod tests {
             [],
         );
         assert_eq!(back.head(), 4);
-        assert_eq!(back.replay(1, 10), Replay::Reset { oldest: 3 });
+        assert_eq!(back.replay(1, 10, 0), Replay::Reset { oldest: 3 });
         assert_eq!(back.get("n3").unwrap().state, ReadState::Read);
     }
 
@@ -558,7 +576,7 @@ mod props {
             expected.sort();
             let kept: Vec<u64> = expected.iter().rev().take(retention).rev().copied().collect();
             prop_assert_eq!(log.items().map(|n| n.seq).collect::<Vec<_>>(), kept.clone());
-            match log.replay(cursor, usize::MAX) {
+            match log.replay(cursor, usize::MAX, 0) {
                 Replay::Items { items, more } => {
                     prop_assert!(!more);
                     prop_assert!(cursor >= log.meta().trimmed_through);

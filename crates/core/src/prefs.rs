@@ -28,9 +28,10 @@ pub struct Preferences {
     /// The shopper's offset from UTC in minutes (e.g. +480 for Shanghai), for quiet hours.
     #[serde(default)]
     pub utc_offset_minutes: i16,
-    /// Preferred language.
-    #[serde(default)]
-    pub locale: Locale,
+    /// The language the shopper picked, or `None` until they pick one: the page embedding
+    /// the center decides until then (a `locale: "zh"` storefront shows Chinese).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
 }
 
 /// Why a preferences update was refused.

@@ -477,7 +477,7 @@ impl ToJson for Preferences {
             .field("muted", &self.muted)
             .some("quiet_hours", &self.quiet_hours)
             .field("utc_offset_minutes", &self.utc_offset_minutes)
-            .field("locale", &self.locale)
+            .some("locale", &self.locale)
             .end()
     }
 }
@@ -664,7 +664,7 @@ mod tests {
                 end_minute: 420,
             }),
             utc_offset_minutes: -300,
-            locale: Locale::Zh,
+            locale: Some(Locale::Zh),
         };
         assert_eq!(prefs.to_json(), serde_json::to_string(&prefs).unwrap());
         let text = "quote \" back \\ nl \n tab \t nul \u{0} unit \u{1f} del \u{7f} 发 😀";
@@ -763,7 +763,7 @@ mod props {
             prop::collection::btree_set(0usize..8, 0..4),
             prop::option::of((any::<u16>(), any::<u16>())),
             any::<i16>(),
-            any::<bool>(),
+            prop::option::of(any::<bool>()),
         )
             .prop_map(|(muted, quiet, offset, zh)| Preferences {
                 muted: muted.into_iter().map(|i| Category::ALL[i]).collect(),
@@ -772,7 +772,7 @@ mod props {
                     end_minute,
                 }),
                 utc_offset_minutes: offset,
-                locale: if zh { Locale::Zh } else { Locale::En },
+                locale: zh.map(|zh| if zh { Locale::Zh } else { Locale::En }),
             })
     }
 

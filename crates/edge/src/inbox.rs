@@ -375,7 +375,7 @@ impl Inbox {
         };
         let now = now_ms();
         self.with_state(|st| {
-            if let Replay::Reset { oldest } = st.log.replay(after, 0) {
+            if let Replay::Reset { oldest } = st.log.replay(after, 0, now) {
                 return json(
                     200,
                     &serde_json::json!({"reset": {"oldest": oldest}, "head": st.log.head()}),
@@ -436,7 +436,7 @@ impl Inbox {
                             topics: st.topics.clone(),
                         },
                     )?;
-                    replay(ws, &st.log, after)?;
+                    replay(ws, &st.log, after, now_ms())?;
                     for c in st.log.changes_after(changes_after) {
                         send(ws, &changed(c))?;
                     }
@@ -511,11 +511,11 @@ fn send(ws: &WebSocket, frame: &ServerFrame) -> Result<()> {
     ws.send_with_str(frame.encode())
 }
 
-/// Sends every notification after `after`, page by page, or a reset.
-fn replay(ws: &WebSocket, log: &InboxLog, after: u64) -> Result<()> {
+/// Sends every notification after `after` not expired by `now`, page by page, or a reset.
+fn replay(ws: &WebSocket, log: &InboxLog, after: u64, now: Millis) -> Result<()> {
     let mut cursor = after;
     loop {
-        match log.replay(cursor, REPLAY_PAGE) {
+        match log.replay(cursor, REPLAY_PAGE, now) {
             Replay::Reset { oldest } => {
                 send(ws, &ServerFrame::Reset { oldest })?;
                 cursor = oldest.saturating_sub(1);

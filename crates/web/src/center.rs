@@ -95,10 +95,8 @@ impl Center {
             open: RwSignal::new(false),
             locale: RwSignal::new(locale),
             announcement: RwSignal::new(String::new()),
-            prefs: RwSignal::new(Preferences {
-                locale,
-                ..Preferences::default()
-            }),
+            // No language picked yet: `locale` (the page's) shows.
+            prefs: RwSignal::new(Preferences::default()),
             topics: RwSignal::new(Vec::new()),
             toasts: RwSignal::new(Vec::new()),
             now: RwSignal::new(now_ms()),
@@ -274,13 +272,11 @@ impl Center {
         changed
     }
 
-    fn set_prefs(&self, mut prefs: Preferences, adopt_locale: bool) {
-        if adopt_locale {
-            self.locale.set(prefs.locale);
-        } else {
-            // Never chosen (the edge's defaults): the language shown stays, and the
-            // preferences sheet offers that one, so saving it does not switch languages.
-            prefs.locale = self.locale.get_untracked();
+    /// Takes preferences from the edge, the sheet or IndexedDB; a language the shopper picked
+    /// switches the UI, none picked leaves the page's.
+    fn set_prefs(&self, prefs: Preferences) {
+        if let Some(locale) = prefs.locale {
+            self.locale.set(locale);
         }
         if let Some(store) = self.store() {
             let p = prefs.clone();
@@ -334,13 +330,12 @@ impl Center {
                 Vec::new()
             }
             ServerFrame::Welcome { prefs, topics, .. } => {
-                let adopt = sets_language(&prefs);
-                self.set_prefs(prefs, adopt);
+                self.set_prefs(prefs);
                 self.topics.set(topics);
                 Vec::new()
             }
             ServerFrame::Prefs { prefs } => {
-                self.set_prefs(prefs, true);
+                self.set_prefs(prefs);
                 Vec::new()
             }
             ServerFrame::Topics { topics } => {
@@ -381,14 +376,14 @@ impl Center {
 
     /// Saves preferences: locally at once, then at the edge.
     pub fn save_prefs(&self, prefs: Preferences) {
-        self.set_prefs(prefs.clone(), true);
+        self.set_prefs(prefs.clone());
         self.send(ClientFrame::Prefs { prefs });
     }
 
     /// Switches the UI language and saves it as the shopper's preference.
     pub fn set_locale(&self, locale: Locale) {
         let mut prefs = self.prefs.get_untracked();
-        prefs.locale = locale;
+        prefs.locale = Some(locale);
         self.save_prefs(prefs);
     }
 
@@ -546,10 +541,4 @@ impl Center {
             }
         }
     }
-}
-
-/// Whether stored or synced preferences choose the UI language: a shopper who never saved
-/// preferences (they are the defaults) keeps the page's language.
-pub fn sets_language(prefs: &Preferences) -> bool {
-    *prefs != Preferences::default()
 }

@@ -83,11 +83,18 @@ const WELCOME_TIMEOUT_MS: u32 = 15_000;
 async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> bool {
     use futures_util::future::{select, Either};
     let (mut sink, mut stream) = ws.split();
-    let after = center.last_seq();
-    let changes_after = match &store {
-        Some(s) => s.meta_u64("version").await.ok().flatten().unwrap_or(0),
-        None => 0,
+    // Resume after the newest seq stored, not only the newest held: an item that expired
+    // and left the view is not asked for (nor counted as missed) again.
+    let (stored_seq, changes_after) = match &store {
+        Some(s) => (
+            s.meta_u64("last_seq").await.ok().flatten().unwrap_or(0),
+            s.meta_u64("version").await.ok().flatten().unwrap_or(0),
+        ),
+        None => (0, 0),
     };
+    let after = center.last_seq().max(stored_seq);
+    // The stored seq only grows (a batch may hold an older item whose state changed).
+    let mut last_stored = after;
     let hello = ClientFrame::Hello {
         v: PROTOCOL_VERSION,
         after,
@@ -233,6 +240,7 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
             // What follows is the whole history again, not what we missed.
             resuming = false;
             batch.clear();
+            last_stored = 0;
             if let Some(store) = &store {
                 let _ = store.clear().await;
             }
@@ -240,7 +248,8 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         batch.extend(center.on_frame(frame));
         // During replay, write in batches; once live, write each frame at once.
         if synced || is_synced || batch.len() >= 200 {
-            persist(&store, std::mem::take(&mut batch), version_heard.take()).await;
+            let items = std::mem::take(&mut batch);
+            persist(&store, items, version_heard.take(), &mut last_stored).await;
         }
         if is_synced && !synced {
             synced = true;
@@ -259,7 +268,7 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         }
     }
     let _ = stop.send(());
-    persist(&store, batch, version_heard).await;
+    persist(&store, batch, version_heard, &mut last_stored).await;
     synced
 }
 
@@ -275,14 +284,24 @@ struct Acks {
     pings: std::collections::VecDeque<Vec<f64>>,
 }
 
-async fn persist(store: &Option<Rc<Store>>, items: Vec<Notification>, version: Option<u64>) {
+/// Writes a batch, then raises the stored `last_seq` past it (only once the batch is saved:
+/// a resume must not skip what never reached IndexedDB).
+async fn persist(
+    store: &Option<Rc<Store>>,
+    items: Vec<Notification>,
+    version: Option<u64>,
+    last_stored: &mut u64,
+) {
     let Some(store) = store else { return };
     if !items.is_empty() {
-        if let Err(e) = store.put_all(&items).await {
-            leptos::logging::warn!("tidings: could not save notifications: {e}");
-        }
-        if let Some(max) = items.iter().map(|n| n.seq).max() {
-            let _ = store.set_meta_u64("last_seq", max).await;
+        match store.put_all(&items).await {
+            Err(e) => leptos::logging::warn!("tidings: could not save notifications: {e}"),
+            Ok(()) => {
+                let max = items.iter().map(|n| n.seq).max().unwrap_or(0);
+                if max > *last_stored && store.set_meta_u64("last_seq", max).await.is_ok() {
+                    *last_stored = max;
+                }
+            }
         }
     }
     if let Some(v) = version {

@@ -105,8 +105,8 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
                 center.drop_expired(crate::center::now_ms());
             }
             if let Ok(Some(prefs)) = store.prefs().await {
-                if crate::center::sets_language(&prefs) {
-                    center.locale.set(prefs.locale);
+                if let Some(locale) = prefs.locale {
+                    center.locale.set(locale);
                 }
                 center.prefs.set(prefs);
             }

@@ -642,7 +642,7 @@ async fn prefs_sheet_sends_prefs_and_applies_server_prefs() {
     assert_eq!(frame["prefs"]["quiet_hours"]["start_minute"], 21 * 60 + 30);
     // The edge's prefs (e.g. from another device) switch the language.
     let prefs = tidings_core::prefs::Preferences {
-        locale: Locale::Zh,
+        locale: Some(Locale::Zh),
         ..Default::default()
     };
     m.center.on_frame(ServerFrame::Prefs { prefs });
@@ -879,11 +879,47 @@ async fn saving_preferences_keeps_the_language_shown() {
     m.q(".tidings-prefs-save").unwrap().click();
     settle().await;
     let sent: serde_json::Value = serde_json::from_str(&rx.try_recv().unwrap()).unwrap();
-    assert_eq!(sent["prefs"]["locale"], "zh", "{sent}");
+    // Not picked: the page keeps deciding (a choice would follow the shopper elsewhere).
+    assert!(sent["prefs"].get("locale").is_none(), "{sent}");
     assert_eq!(
         m.q(".tidings-heading").unwrap().text_content().unwrap(),
         "通知"
     );
+}
+
+#[wasm_bindgen_test]
+async fn picking_a_language_saves_it_as_the_shoppers_choice() {
+    // Mounted in Chinese; the shopper picks English in the sheet: that is a choice, queued for
+    // the edge and kept in IndexedDB, so a reload of this Chinese page comes back in English.
+    let m = mount(Locale::Zh);
+    let store = scratch_store("picked-language").await;
+    m.center.set_store(store.clone());
+    m.open().await;
+    m.q(".tidings-prefs-open").unwrap().click();
+    settle().await;
+    let select: web_sys::HtmlSelectElement = m.q(".tidings-pref-lang").unwrap().unchecked_into();
+    select.set_value("en");
+    select
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    m.q(".tidings-prefs-save").unwrap().click();
+    settle().await;
+    assert_eq!(
+        m.q(".tidings-heading").unwrap().text_content().unwrap(),
+        "Notifications"
+    );
+    let (mut queued, mut stored) = (Vec::new(), None);
+    for _ in 0..20 {
+        queued = store.outbox().await.unwrap();
+        stored = store.prefs().await.unwrap();
+        if !queued.is_empty() && stored.is_some() {
+            break;
+        }
+        settle().await;
+    }
+    let sent: serde_json::Value = serde_json::from_str(&queued[0].1).unwrap();
+    assert_eq!(sent["prefs"]["locale"], "en", "{sent}");
+    assert_eq!(stored.and_then(|p| p.locale), Some(Locale::En));
 }
 
 #[wasm_bindgen_test]

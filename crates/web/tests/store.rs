@@ -249,7 +249,7 @@ async fn prefs_round_trip() {
             end_minute: 7 * 60,
         }),
         utc_offset_minutes: -300,
-        locale: Locale::Zh,
+        locale: Some(Locale::Zh),
     };
     store.set_prefs(&p).await.unwrap();
     assert_eq!(store.prefs().await.unwrap(), Some(p));
@@ -369,7 +369,7 @@ async fn clear_forgets_server_data_but_keeps_prefs_and_outbox() {
     store.set_meta_u64("last_seq", 2).await.unwrap();
     store.set_meta_u64("version", 1).await.unwrap();
     let prefs = Preferences {
-        locale: Locale::Zh,
+        locale: Some(Locale::Zh),
         ..Default::default()
     };
     store.set_prefs(&prefs).await.unwrap();

@@ -45,7 +45,8 @@ pub fn PrefsSheet(
     let start = RwSignal::new(hhmm(q.start_minute));
     let end = RwSignal::new(hhmm(q.end_minute));
     // The language shown (mount's `locale` until the shopper picks one).
-    let lang = RwSignal::new(locale.get_untracked());
+    let shown = locale.get_untracked();
+    let lang = RwSignal::new(shown);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let quiet_hours = if quiet_on.get_untracked() {
@@ -72,7 +73,12 @@ pub fn PrefsSheet(
             },
             quiet_hours,
             utc_offset_minutes: local_offset().clamp(-840, 840),
-            locale: lang.get_untracked(),
+            // Picked: changed here, or chosen before. Saving other settings on a page
+            // whose language was never picked leaves the choice to the page.
+            locale: {
+                let lang = lang.get_untracked();
+                (current.locale.is_some() || lang != shown).then_some(lang)
+            },
         };
         center.save_prefs(prefs);
         center
