@@ -265,3 +265,76 @@ async fn a_rule_that_cannot_render_is_a_warning_and_a_time_past_year_9999_a_reje
         .expect("the next delayed item arrives");
     assert_eq!(next.title.en, "Flash sale: scarf");
 }
+
+/// Two rules repeating an event's note in every text: `note.big` 20 times per text (80 in
+/// all), `note.huge` 40 times. An event holds at most 32 KB, so only such templates make a
+/// notification of megabytes.
+fn note_rules() -> String {
+    let rule = |name: &str, on: &str, times: usize| {
+        let text = "{data.note}".repeat(times);
+        format!(
+            "[[rule]]\nname = \"{name}\"\non = \"{on}\"\nto = \"user:{{user_id}}\"\n\
+             category = \"account\"\ntitle.en = \"{text}\"\ntitle.zh = \"{text}\"\n\
+             body.en = \"{text}\"\nbody.zh = \"{text}\"\n"
+        )
+    };
+    rule("note", "note.big", 20) + &rule("huge-note", "note.huge", 40)
+}
+
+fn note(id: &str, kind: &str, user: &str, text: String) -> serde_json::Value {
+    json!({"id": id, "type": kind, "occurred_at": now_secs(), "user_id": user,
+           "data": {"note": text}})
+}
+
+#[tokio::test]
+async fn a_notification_too_large_is_refused_and_one_the_storage_refuses_is_never_half_stored() {
+    // The limit raised past what Durable Object storage takes in one row (about 2 MB).
+    let rules = note_rules();
+    let edge = Edge::start_with_vars(&[
+        ("TIDINGS_RULES", &rules),
+        ("TIDINGS_MAX_NOTIFICATION_BYTES", "4000000"),
+    ])
+    .await;
+    let big = note("n-big", "note.big", "gail", "x".repeat(30_000));
+    let (status, body) = edge
+        .post_events(json!([
+            note("n-small", "note.big", "hal", "hello".into()),
+            big.clone(),
+            note("n-huge", "note.huge", "hal", "y".repeat(30_000)),
+        ]))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let results = &body["results"];
+    assert_eq!(results[0]["status"], "accepted", "{body}");
+    // 4.8 MB of text: past the limit, refused by name before any Inbox sees it.
+    assert_eq!(results[2]["status"], "rejected", "{body}");
+    assert_eq!(results[2]["code"], "notification_too_large", "{body}");
+    assert_eq!(results[2]["path"], "events[2]", "{body}");
+    // 2.4 MB: within the limit, but the Inbox's storage refuses the row. Nothing of it
+    // stays, so the retry is tried again, not answered `duplicate` and lost.
+    assert_eq!(results[1]["status"], "rejected", "{body}");
+    assert_eq!(results[1]["code"], "storage_unavailable", "{body}");
+    let (_, again) = edge.post_events(json!([big])).await;
+    assert_eq!(
+        again["results"][0]["code"], "storage_unavailable",
+        "{again}"
+    );
+    // The Inbox still works, and holds nothing of the refused delivery.
+    let (_, next) = edge
+        .post_events(json!([note("n-after", "note.big", "gail", "after".into())]))
+        .await;
+    assert_eq!(next["results"][0]["status"], "accepted", "{next}");
+    let page = edge
+        .get_json_as("/v1/inbox?limit=10", &tidings_e2e::token_for("gail", 60))
+        .await;
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    let titles: Vec<&str> = items
+        .iter()
+        .filter_map(|n| n["title"]["en"].as_str())
+        .collect();
+    assert_eq!(titles, vec!["after".repeat(20)], "{page}");
+    assert_eq!(
+        items[0]["seq"], 1,
+        "the refused delivery took no seq: {page}"
+    );
+}

@@ -74,6 +74,12 @@ pub const DEFAULT_RULES_TOML: &str = include_str!("../rules/default.toml");
 /// Longest link a rule may render.
 const MAX_LINK: usize = 2048;
 
+/// At most this many bytes of text in one rendered notification (titles and bodies in both
+/// languages, link, id and keys): far more than a panel shows. A rule whose event renders
+/// more is refused for that event (`notification_too_large`) instead of reaching an Inbox,
+/// where one oversized row would fail the write of the whole delivery.
+pub const MAX_NOTIFICATION_TEXT: usize = 16 * 1024;
+
 /// One problem with a rules file (at load) or with applying a rule (at apply time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleError {
@@ -169,6 +175,8 @@ pub struct RuleSet {
     by_type: HashMap<String, Vec<usize>, Fnv>,
     /// `order.` for `order.*`, with the rule index, in file order.
     wildcards: Vec<(String, usize)>,
+    /// [`MAX_NOTIFICATION_TEXT`] unless set by [`RuleSet::with_text_limit`].
+    text_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -1110,6 +1118,13 @@ impl RuleSet {
         Ok(set)
     }
 
+    /// The same rules with another limit on a notification's text (bytes; see
+    /// [`MAX_NOTIFICATION_TEXT`]).
+    pub fn with_text_limit(mut self, bytes: usize) -> RuleSet {
+        self.text_limit = Some(bytes);
+        self
+    }
+
     /// The rules Tidings ships with ([`DEFAULT_RULES_TOML`]).
     ///
     /// The file is part of the crate and a test proves it loads, so the
@@ -1214,7 +1229,8 @@ impl RuleSet {
                 unaddressed.get_or_insert(rule);
                 continue;
             };
-            match rule.outcome(&mut memo, now, audience, &applied.outcomes) {
+            let limit = self.text_limit.unwrap_or(MAX_NOTIFICATION_TEXT);
+            match rule.outcome(&mut memo, now, audience, &applied.outcomes, limit) {
                 Ok(outcome) => applied.outcomes.push(outcome),
                 Err(e) => applied.errors.push(e),
             }
@@ -1242,6 +1258,7 @@ impl Rule {
         now: Millis,
         audience: Audience,
         earlier: &[Outcome],
+        text_limit: usize,
     ) -> Result<Outcome, RuleError> {
         let event = memo.event();
         let err = |field: &str, message: String| RuleError::new(&self.name, field, message);
@@ -1357,6 +1374,22 @@ impl Rule {
         {
             // Several rules notify about one event: keep their ids apart.
             id = notification_id(&format!("{}#{}", event.id, self.name), None);
+        }
+        let size = [&title.en, &title.zh, &body.en, &body.zh, &id]
+            .into_iter()
+            .chain(&link)
+            .chain(&collapse_key)
+            .chain(&cancel_key)
+            .map(|t| t.len())
+            .sum::<usize>();
+        if size > text_limit {
+            return Err(err(
+                "size",
+                format!(
+                    "renders {size} bytes of text, more than the {text_limit} a notification \
+                     may hold; shorten the event's fields that its templates use"
+                ),
+            ));
         }
         Ok(Outcome {
             rule: self.name.clone(),
@@ -1578,6 +1611,34 @@ mod tests {
         }
         seen.dedup();
         assert_eq!(seen.len(), 3);
+    }
+
+    #[test]
+    fn a_notification_past_the_text_limit_is_refused_by_its_rule() {
+        let set = RuleSet::default_rules();
+        // The order number appears in both bodies of `order.created`.
+        let long = "#".to_owned() + &"9".repeat(MAX_NOTIFICATION_TEXT / 2);
+        let data = json!({"order_id": "o1", "order_number": long, "total": "1", "currency": "USD"});
+        let applied = set.apply(&event("order.created", data.clone()), T0);
+        assert!(applied.outcomes.is_empty());
+        let e = &applied.errors[0];
+        assert_eq!(e.field, "size");
+        assert!(e.message.contains("more than the 16384"), "{e}");
+        // Within the limit it renders; the same event under a raised limit renders too.
+        let short =
+            json!({"order_id": "o1", "order_number": "#1", "total": "1", "currency": "USD"});
+        assert_eq!(
+            set.apply(&event("order.created", short), T0).outcomes.len(),
+            1
+        );
+        let raised = set.clone().with_text_limit(MAX_NOTIFICATION_TEXT * 2);
+        assert_eq!(
+            raised
+                .apply(&event("order.created", data), T0)
+                .outcomes
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -103,19 +103,24 @@ impl Inbox {
         self.state.storage().sql()
     }
 
-    /// Runs `f` on the loaded state, loading it from SQLite on first use.
+    /// Runs `f` on the loaded state, loading it from SQLite on first use, in one storage
+    /// transaction: when `f` fails, none of its writes stay, and the memory is read again.
     fn with_state<T>(&self, f: impl FnOnce(&mut Loaded) -> Result<T>) -> Result<T> {
         let mut slot = self.loaded.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(store::load(&self.sql(), self.config)?);
-        }
-        let Some(state) = slot.as_mut() else {
-            return Err(worker::Error::RustError("inbox state not loaded".into()));
-        };
-        let result = f(state);
+        let result = store::transaction(&self.state, || {
+            if slot.is_none() {
+                *slot = Some(store::load(&self.sql(), self.config)?);
+            }
+            let Some(state) = slot.as_mut() else {
+                return Err(worker::Error::RustError("inbox state not loaded".into()));
+            };
+            f(state)
+        });
         if result.is_err() {
-            // A failed write may have left the memory ahead of SQLite: read it again next time.
+            // Rolled back: the memory may be ahead of SQLite, so read it again next time.
             *slot = None;
+            // What was remembered as written may have been rolled back too.
+            *self.router_saved.borrow_mut() = None;
         }
         result
     }

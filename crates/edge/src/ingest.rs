@@ -321,10 +321,10 @@ fn plan_event(
     }
     // Nobody to tell (say, a shopper's event without `user_id`) is the sender's to fix.
     let mut problems = applied.errors.into_iter().map(|e| {
-        let code = if e.field == "to" {
-            "no_recipient"
-        } else {
-            "render_failed"
+        let code = match e.field.as_str() {
+            "to" => "no_recipient",
+            "size" => "notification_too_large",
+            _ => "render_failed",
         };
         Rejection::new(code, format!("events[{index}]"), e.to_string())
     });

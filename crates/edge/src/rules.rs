@@ -21,6 +21,11 @@ use crate::config;
 /// The variable holding a custom rules file.
 pub const VAR: &str = "TIDINGS_RULES";
 
+/// The variable raising or lowering the limit on a notification's text (bytes; default
+/// `tidings_core::rules::MAX_NOTIFICATION_TEXT`). Past about 1 MB, Durable Object storage
+/// refuses the row: such an event is then answered 503, stored nowhere, never half-stored.
+pub const TEXT_LIMIT_VAR: &str = "TIDINGS_MAX_NOTIFICATION_BYTES";
+
 /// Where the rules came from and whether they loaded.
 pub struct Loaded {
     /// `TIDINGS_RULES` or `default`.
@@ -37,26 +42,13 @@ thread_local! {
 pub fn current(env: &Env) -> Rc<Loaded> {
     LOADED.with(|cell| {
         cell.get_or_init(|| {
-            let loaded = Rc::new(match config::secret(env, VAR) {
-                Some(text) => Loaded {
-                    source: VAR,
-                    set: RuleSet::from_toml(&text).and_then(|set| {
-                        // Most likely a wrong path in `$(cat …)`: refuse rather than reject all.
-                        if set.is_empty() {
-                            Err(vec![RuleError {
-                                rule: String::new(),
-                                field: String::new(),
-                                message: "there are no rules in it (is it the rules file?)".into(),
-                            }])
-                        } else {
-                            Ok(set)
-                        }
-                    }),
-                },
-                None => Loaded {
-                    source: "default",
-                    set: Ok(RuleSet::default_rules()),
-                },
+            let (source, set) = match config::secret(env, VAR) {
+                Some(text) => (VAR, RuleSet::from_toml(&text).and_then(non_empty)),
+                None => ("default", Ok(RuleSet::default_rules())),
+            };
+            let loaded = Rc::new(Loaded {
+                source,
+                set: set.and_then(|set| text_limit(env, set)),
             });
             if let Some(why) = loaded.problem() {
                 worker::console_error!("{why}");
@@ -65,6 +57,34 @@ pub fn current(env: &Env) -> Rc<Loaded> {
         })
         .clone()
     })
+}
+
+/// An empty custom set is most likely a wrong path in `$(cat …)`: refuse rather than
+/// reject every event.
+fn non_empty(set: RuleSet) -> std::result::Result<RuleSet, Vec<RuleError>> {
+    if set.is_empty() {
+        return Err(vec![RuleError {
+            rule: String::new(),
+            field: String::new(),
+            message: "there are no rules in it (is it the rules file?)".into(),
+        }]);
+    }
+    Ok(set)
+}
+
+/// Applies [`TEXT_LIMIT_VAR`] when it is set.
+fn text_limit(env: &Env, set: RuleSet) -> std::result::Result<RuleSet, Vec<RuleError>> {
+    let Some(text) = config::secret(env, TEXT_LIMIT_VAR) else {
+        return Ok(set);
+    };
+    match text.trim().parse::<usize>() {
+        Ok(limit) => Ok(set.with_text_limit(limit)),
+        Err(_) => Err(vec![RuleError {
+            rule: String::new(),
+            field: TEXT_LIMIT_VAR.into(),
+            message: format!("`{text}` is not a whole number of bytes"),
+        }]),
+    }
 }
 
 impl Loaded {

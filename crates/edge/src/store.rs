@@ -3,8 +3,11 @@
 //! Rows mirror core's [`InboxLog`]: `items` (one JSON notification per seq),
 //! `changes` (versioned read-state changes), `seen` (event ids for
 //! de-duplication) and `meta` (head, trimmed_through, version, user, prefs,
-//! topics). All writes of one request happen without an `await` in between,
-//! so the Durable Object runtime commits them as one transaction.
+//! topics). The Inbox makes every change inside [`transaction`]
+//! (`storage.transactionSync`): a statement that fails (a row the storage
+//! refuses, say) rolls back every write before it, so no delivery is ever
+//! half-stored — a `seen` row without its notification would answer the
+//! retry `duplicate` and lose it.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -12,7 +15,51 @@ use tidings_core::log::{Appended, Change, InboxLog, LogConfig, LogMeta};
 use tidings_core::notification::Notification;
 use tidings_core::prefs::Preferences;
 use tidings_core::route::Router;
-use worker::{Result, SqlStorage, SqlStorageValue};
+use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
+use worker::{Result, SqlStorage, SqlStorageValue, State};
+
+#[wasm_bindgen]
+extern "C" {
+    /// A SQLite-backed Durable Object's storage, for the one method workers-rs does not bind.
+    type TransactionalStorage;
+
+    /// `storage.transactionSync(callback)`: runs the callback in a transaction, rolled back
+    /// when it throws.
+    #[wasm_bindgen(method, catch, js_name = transactionSync)]
+    fn transaction_sync(
+        this: &TransactionalStorage,
+        callback: &mut dyn FnMut() -> std::result::Result<(), JsValue>,
+    ) -> std::result::Result<JsValue, JsValue>;
+}
+
+/// Runs `f` in one SQLite transaction of the object's storage: committed when it returns
+/// `Ok`, rolled back entirely when it returns `Err` (or the commit fails).
+pub fn transaction<T>(state: &State, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let storage = state.as_raw().storage()?;
+    let storage: &TransactionalStorage = storage.unchecked_ref();
+    let mut f = Some(f);
+    let mut outcome: Option<Result<T>> = None;
+    let mut callback = || {
+        let Some(f) = f.take() else { return Ok(()) };
+        let result = f();
+        // Throwing is what makes the runtime roll back.
+        let thrown = result
+            .as_ref()
+            .err()
+            .map(|e| JsValue::from_str(&e.to_string()));
+        outcome = Some(result);
+        thrown.map_or(Ok(()), Err)
+    };
+    let committed = storage.transaction_sync(&mut callback);
+    match (outcome, committed) {
+        (Some(Err(e)), _) => Err(e),
+        (Some(Ok(_)), Err(e)) => Err(worker::Error::from(e)),
+        (Some(Ok(v)), Ok(_)) => Ok(v),
+        (None, _) => Err(worker::Error::RustError(
+            "transactionSync did not run its callback".into(),
+        )),
+    }
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
