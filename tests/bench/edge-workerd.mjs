@@ -4,7 +4,9 @@
 // tests/bench/edge-miniflare.mjs, dev vars from crates/edge/.dev.vars, Durable Objects in SQLite
 // files in a fresh temporary folder.
 //
-// Usage: node tests/bench/edge-workerd.mjs [port]   (prints "edge ready: <url>"; Ctrl-C stops)
+// Usage: node tests/bench/edge-workerd.mjs [port] [--floor]   (prints "edge ready: <url>"; Ctrl-C stops)
+//   --floor                       run tests/bench/floor/worker.js instead: the least a Worker can do
+//                                 for the load generator, in plain JavaScript (the runtime's floor)
 //   TIDINGS_INSPECTOR_PORT=9229   also serve V8's inspector there (profile-edge.mjs, heap-edge.mjs)
 //   TIDINGS_V8_FLAGS="--a --b"    V8 flags for workerd's isolates (an experiment knob: Cloudflare
 //                                 does not take flags from a Worker)
@@ -15,17 +17,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { build, compatibilityDate, objects, requireBuild, root, vars } from './edge-config.mjs';
 
-requireBuild();
+const floor = process.argv.includes('--floor');
+if (!floor) requireBuild();
 const workerd = path.join(root, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
 if (!fs.existsSync(workerd)) {
   console.error(`${path.relative(root, workerd)} is missing: run \`npm ci\` at the repository root`);
   process.exit(1);
 }
 
-const port = Number(process.argv[2] ?? 8799);
+const port = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 8799);
 const persist = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-workerd-'));
 const text = (s) => JSON.stringify(s); // Cap'n Proto text strings share JSON's escapes.
 const flags = (process.env.TIDINGS_V8_FLAGS ?? '').split(/\s+/).filter(Boolean);
+// The floor worker has one Durable Object class, the Inbox.
+const used = floor ? [{ binding: 'INBOX', className: 'Inbox', sql: true }] : objects;
 const config = `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -39,22 +44,24 @@ const config :Workerd.Config = (
 
 const edge :Workerd.Worker = (
   modules = [
-    (name = "index.js", esModule = embed "index.js"),
-    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
+${floor
+    ? `    (name = "worker.js", esModule = embed "worker.js"),`
+    : `    (name = "index.js", esModule = embed "index.js"),
+    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),`}
   ],
   compatibilityDate = ${text(compatibilityDate)},
   bindings = [
 ${Object.entries(vars).map(([k, v]) => `    (name = ${text(k)}, text = ${text(v)}),`).join('\n')}
-${objects.map((o) => `    (name = ${text(o.binding)}, durableObjectNamespace = ${text(o.className)}),`).join('\n')}
+${used.map((o) => `    (name = ${text(o.binding)}, durableObjectNamespace = ${text(o.className)}),`).join('\n')}
   ],
   durableObjectNamespaces = [
-${objects.map((o) => `    (className = ${text(o.className)}, uniqueKey = ${text(`tidings-${o.className}`)}, enableSql = ${o.sql}),`).join('\n')}
+${used.map((o) => `    (className = ${text(o.className)}, uniqueKey = ${text(`tidings-${o.className}`)}, enableSql = ${o.sql}),`).join('\n')}
   ],
   durableObjectStorage = (localDisk = "objects"),
 );
 `;
-// The config sits beside the build so that its `embed` paths are the build's files.
-const configPath = path.join(build, 'bench-workerd.capnp');
+// The config sits beside the build (or the floor worker) so that its `embed` paths are its files.
+const configPath = path.join(floor ? path.join(root, 'tests/bench/floor') : build, 'bench-workerd.capnp');
 fs.writeFileSync(configPath, config);
 
 const args = ['serve', '--experimental', configPath];

@@ -349,6 +349,56 @@ async fn a_topic_fans_out_to_many_watchers_in_batches() {
 }
 
 #[tokio::test]
+async fn a_shopper_watches_at_most_a_hundred_topics() {
+    let edge = Edge::start().await;
+    let mut s = edge.connect("collector").await;
+    s.hello(0).await;
+    for i in 0..100 {
+        s.send(json!({"type": "watch", "topic": format!("stock:sku-{i}")}))
+            .await;
+        match s.next().await {
+            ServerFrame::Topics { topics } => assert_eq!(topics.len(), i + 1),
+            other => panic!("watch {i}: expected topics, got {other:?}"),
+        }
+    }
+    // The 101st is refused, and the list that follows puts an optimistic client right.
+    s.send(json!({"type": "watch", "topic": "stock:sku-extra"}))
+        .await;
+    match s.next().await {
+        ServerFrame::Error { code, .. } => assert_eq!(code, "too_many_topics"),
+        other => panic!("expected too_many_topics, got {other:?}"),
+    }
+    match s.next().await {
+        ServerFrame::Topics { topics } => {
+            assert_eq!(topics.len(), 100);
+            assert!(!topics.contains(&"stock:sku-extra".to_string()));
+        }
+        other => panic!("expected topics, got {other:?}"),
+    }
+    let restock = |id: &str| {
+        json!([{"id": id, "type": "inventory.restocked", "occurred_at": now_secs(),
+                "data": {"sku": "sku-extra", "product_title": "Extra mug", "product_id": "p-extra"}}])
+    };
+    edge.post_events(restock("restock-extra-1")).await;
+    assert!(
+        s.next_within(Duration::from_millis(1500)).await.is_none(),
+        "a refused watch gets no news"
+    );
+    // Watching one already watched is still answered; unwatching one makes room.
+    s.send(json!({"type": "watch", "topic": "stock:sku-7"}))
+        .await;
+    assert!(matches!(s.next().await, ServerFrame::Topics { topics } if topics.len() == 100));
+    s.send(json!({"type": "unwatch", "topic": "stock:sku-7"}))
+        .await;
+    assert!(matches!(s.next().await, ServerFrame::Topics { topics } if topics.len() == 99));
+    s.send(json!({"type": "watch", "topic": "stock:sku-extra"}))
+        .await;
+    assert!(matches!(s.next().await, ServerFrame::Topics { topics } if topics.len() == 100));
+    edge.post_events(restock("restock-extra-2")).await;
+    assert_eq!(next_notify(&mut s).await.kind, "inventory.restocked");
+}
+
+#[tokio::test]
 async fn history_over_http_with_the_same_jwt() {
     let edge = Edge::start().await;
     edge.post_events(json!([

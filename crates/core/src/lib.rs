@@ -23,7 +23,8 @@
 //! - [`log`]: the per-user ordered log as a state machine.
 //! - [`protocol`]: WebSocket frames between the edge and the center; [`wire`]: their JSON,
 //!   written and read by hand (as `serde_json` writes it) so the browser bundle links no serde.
-//! - [`prefs`]: a shopper's preferences (mute, quiet hours, language).
+//! - [`prefs`]: a shopper's preferences (mute, quiet hours, language); [`watches`]: the
+//!   topics they watch, bounded.
 //! - [`rules`], [`template`]: rules as data (TOML) rendering events into notifications.
 //! - [`route`]: audience, preference decisions, throttles, scheduling and cancellation.
 //! - [`inbox`]: the query engine shared by the history API and the center.
@@ -54,6 +55,7 @@ pub mod stats;
 pub mod template;
 pub mod time;
 pub mod token;
+pub mod watches;
 pub mod webhooks;
 pub mod wire;
 

@@ -17,6 +17,7 @@ use tidings_core::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use tidings_core::route::{Outcome as Routed, Submission};
 use tidings_core::rules::Outcome as RuleOutcome;
 use tidings_core::time::{Millis, LATEST};
+use tidings_core::watches;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
@@ -467,20 +468,40 @@ impl Inbox {
             }
             ClientFrame::Watch { topic } | ClientFrame::Unwatch { topic } if topic.is_empty() => {}
             ClientFrame::Watch { topic } => {
-                crate::topics::set_member(
-                    &self.env,
-                    &format!("topic:{topic}"),
-                    &self.user()?,
-                    true,
-                )
-                .await?;
-                let topics = self.with_state(|st| {
-                    if !st.topics.contains(&topic) {
-                        st.topics.push(topic);
-                        store::put_meta(&sql, "topics", &st.topics)?;
+                // Recorded first, so the cap holds however watches interleave; undone if the
+                // Topic cannot take the member. A watch already recorded still registers:
+                // watching again repairs a watch whose Topic call failed.
+                let added = self.with_state(|st| match watches::watch(&mut st.topics, &topic) {
+                    Ok(added) => {
+                        if added {
+                            store::put_meta(&sql, "topics", &st.topics)?;
+                        }
+                        Ok(Ok(added))
                     }
-                    Ok(st.topics.clone())
+                    Err(e) => Ok(Err((e, st.topics.clone()))),
                 })?;
+                let added = match added {
+                    Ok(added) => added,
+                    Err((e, topics)) => {
+                        // The center showed the watch at once; the list puts it right.
+                        send(ws, &e.to_frame())?;
+                        return send(ws, &ServerFrame::Topics { topics });
+                    }
+                };
+                let user = self.user()?;
+                if let Err(e) =
+                    crate::topics::set_member(&self.env, &format!("topic:{topic}"), &user, true)
+                        .await
+                {
+                    if added {
+                        self.with_state(|st| {
+                            watches::unwatch(&mut st.topics, &topic);
+                            store::put_meta(&sql, "topics", &st.topics)
+                        })?;
+                    }
+                    return Err(e);
+                }
+                let topics = self.with_state(|st| Ok(st.topics.clone()))?;
                 self.broadcast(&ServerFrame::Topics { topics });
             }
             ClientFrame::Unwatch { topic } => {
@@ -492,8 +513,9 @@ impl Inbox {
                 )
                 .await?;
                 let topics = self.with_state(|st| {
-                    st.topics.retain(|t| t != &topic);
-                    store::put_meta(&sql, "topics", &st.topics)?;
+                    if watches::unwatch(&mut st.topics, &topic) {
+                        store::put_meta(&sql, "topics", &st.topics)?;
+                    }
                     Ok(st.topics.clone())
                 })?;
                 self.broadcast(&ServerFrame::Topics { topics });

@@ -13,7 +13,7 @@ use tidings_core::ingest::{decode_batch, BatchError, Limits, Rejection, Verdict}
 use tidings_core::route::Audience;
 use tidings_core::rules::RuleSet;
 use tidings_core::signature;
-use worker::{Env, Request, Response, Result};
+use worker::{Context, Env, Request, Response, Result};
 
 use crate::config::{self, names};
 use crate::http::{error, json};
@@ -39,11 +39,11 @@ pub struct IngestResponse {
 }
 
 /// Handles `POST /v1/events`.
-pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
+pub async fn own_format(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
     let limits = Limits::default();
     let body = match crate::http::body_within(req, limits.max_body_bytes).await? {
         Ok(body) => body,
-        Err(size) => return too_large(env, size, &limits).await,
+        Err(size) => return too_large(env, ctx, size, &limits),
     };
     let Some(secret) = config::secret(env, names::INGEST) else {
         return error(
@@ -59,7 +59,7 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
     {
         // An unsigned body is not kept, not even redacted.
         let msg = e.to_string();
-        stats::report(env, Report::refused(SOURCE, e.code(), &msg, None, now)).await;
+        stats::report_after(ctx, env, Report::refused(SOURCE, e.code(), &msg, None, now));
         return error(401, e.code(), &msg);
     }
     if let Some(refusal) = crate::rules::current(env).refusal() {
@@ -69,11 +69,11 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
         Ok(items) => items,
         Err(e) => {
             let msg = e.to_string();
-            stats::report(
+            stats::report_after(
+                ctx,
                 env,
                 Report::refused(SOURCE, e.code(), &msg, Some(&body), now),
-            )
-            .await;
+            );
             let status = if matches!(e, BatchError::BodyTooLarge { .. }) {
                 413
             } else {
@@ -88,7 +88,7 @@ pub async fn own_format(req: &mut Request, env: &Env) -> Result<Response> {
         .collect();
     let (results, mut report) = route_events(events, env, now).await?;
     note_rejections(&mut report, SOURCE, &results, &body, now);
-    stats::report(env, report).await;
+    stats::report_after(ctx, env, report);
     let count = |f: fn(&Verdict) -> bool| results.iter().filter(|v| f(v)).count();
     let body = IngestResponse {
         accepted: count(|v| matches!(v, Verdict::Accepted { .. })),
@@ -132,13 +132,17 @@ pub fn note_rejections(
     }
 }
 
-async fn too_large(env: &Env, size: usize, limits: &Limits) -> Result<Response> {
+fn too_large(env: &Env, ctx: &Context, size: usize, limits: &Limits) -> Result<Response> {
     let e = BatchError::BodyTooLarge {
         size,
         limit: limits.max_body_bytes,
     };
     let msg = e.to_string();
-    stats::report(env, Report::refused(SOURCE, e.code(), &msg, None, now_ms())).await;
+    stats::report_after(
+        ctx,
+        env,
+        Report::refused(SOURCE, e.code(), &msg, None, now_ms()),
+    );
     error(413, e.code(), &msg)
 }
 

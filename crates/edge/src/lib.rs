@@ -45,9 +45,9 @@ use worker::{event, Context, Env, Request, Response, Result};
 
 /// Entry point for every HTTP request to the worker.
 #[event(fetch)]
-pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     console_error_panic_hook_install();
-    router::handle(req, env).await
+    router::handle(req, env, &ctx).await
 }
 
 fn console_error_panic_hook_install() {

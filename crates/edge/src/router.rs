@@ -1,7 +1,7 @@
 //! The HTTP surface. Each route is one small handler; anything else is 404.
 
 use tidings_core::token::{self, Claims};
-use worker::{Env, Headers, Method, Request, RequestInit, Response, Result};
+use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Result};
 
 use crate::config::{self, names};
 use crate::http::{error, json, with_cors};
@@ -11,11 +11,11 @@ use tidings_core::webhooks::Platform;
 /// Binding name of the Inbox Durable Object namespace (wrangler.toml).
 pub const INBOX_BINDING: &str = "INBOX";
 
-/// Dispatches one request.
-pub async fn handle(req: Request, env: Env) -> Result<Response> {
+/// Dispatches one request; `ctx` keeps work that need not hold up the answer (statistics).
+pub async fn handle(req: Request, env: Env, ctx: &Context) -> Result<Response> {
     let origin = req.headers().get("Origin")?;
     let allowed = config::allowed_origins(&env);
-    let resp = match route(req, &env).await {
+    let resp = match route(req, &env, ctx).await {
         Ok(resp) => resp,
         // The details go to the log; the caller gets a JSON error it can act on (with CORS,
         // so a storefront page can read it).
@@ -35,7 +35,7 @@ pub async fn handle(req: Request, env: Env) -> Result<Response> {
     Ok(with_cors(resp, origin.as_deref(), &allowed))
 }
 
-async fn route(mut req: Request, env: &Env) -> Result<Response> {
+async fn route(mut req: Request, env: &Env, ctx: &Context) -> Result<Response> {
     let path = req.path();
     match (req.method(), path.as_str()) {
         (Method::Options, _) => Ok(Response::empty()?.with_status(204)),
@@ -48,7 +48,7 @@ async fn route(mut req: Request, env: &Env) -> Result<Response> {
                 &serde_json::json!({"ok": ok, "version": tidings_core::VERSION, "rules": health}),
             )
         }
-        (Method::Post, "/v1/events") => ingest::own_format(&mut req, env).await,
+        (Method::Post, "/v1/events") => ingest::own_format(&mut req, env, ctx).await,
         (Method::Get, "/v1/connect") => connect(req, env).await,
         (Method::Get, "/v1/inbox") => history(req, env).await,
         (Method::Get, "/v1/dev/token") => dev_token(req, env),
@@ -56,13 +56,13 @@ async fn route(mut req: Request, env: &Env) -> Result<Response> {
         (Method::Get, "/metrics") => operators(req, env, "/metrics").await,
         (Method::Get, "/v1/ops/live") => ops_live(req, env).await,
         (Method::Post, "/v1/webhooks/shopify") => {
-            webhooks::handle(&mut req, env, Platform::Shopify).await
+            webhooks::handle(&mut req, env, ctx, Platform::Shopify).await
         }
         (Method::Post, "/v1/webhooks/stripe") => {
-            webhooks::handle(&mut req, env, Platform::Stripe).await
+            webhooks::handle(&mut req, env, ctx, Platform::Stripe).await
         }
         (Method::Post, "/v1/webhooks/woocommerce") => {
-            webhooks::handle(&mut req, env, Platform::WooCommerce).await
+            webhooks::handle(&mut req, env, ctx, Platform::WooCommerce).await
         }
         (_, "/v1/health" | "/v1/events" | "/v1/connect" | "/v1/inbox" | "/v1/dev/token") => error(
             405,

@@ -32,7 +32,7 @@ use tidings_core::redact::{payload_excerpt, EXCERPT_CHARS};
 use tidings_core::stats::{prometheus_text, Stats as Engine};
 use tidings_core::time::Millis;
 use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket,
+    durable_object, Context, DurableObject, Env, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -141,6 +141,16 @@ impl Report {
         );
         report
     }
+}
+
+/// Sends a report after the answer: `ctx` keeps the Worker alive until it is sent, so the
+/// caller's response (a producer's verdicts, a 401) does not wait for the Stats object.
+pub fn report_after(ctx: &Context, env: &Env, report: Report) {
+    if report.is_empty() {
+        return;
+    }
+    let env = env.clone();
+    ctx.wait_until(async move { self::report(&env, report).await });
 }
 
 /// Sends a report; failures are logged, never surfaced (statistics must not break delivery).

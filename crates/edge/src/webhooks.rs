@@ -17,7 +17,9 @@ use tidings_core::event::Event;
 use tidings_core::ingest::{Limits, Rejection, Verdict};
 use tidings_core::signature;
 use tidings_core::webhooks::{self, Decoded, Memory, Platform, WebhookHeaders};
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+use worker::{
+    durable_object, Context, DurableObject, Env, Request, Response, Result, SqlStorage, State,
+};
 
 use crate::config::{self, names};
 use crate::http::{error, json};
@@ -53,7 +55,12 @@ pub struct DecodeResponse {
 }
 
 /// Handles a platform webhook.
-pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<Response> {
+pub async fn handle(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    platform: Platform,
+) -> Result<Response> {
     let limits = Limits::default();
     let body = match crate::http::body_within(req, limits.max_body_bytes).await? {
         Ok(body) => body,
@@ -63,7 +70,7 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
                 limits.max_body_bytes
             );
             let report = Report::refused(platform.name(), "body_too_large", &msg, None, now_ms());
-            stats::report(env, report).await;
+            stats::report_after(ctx, env, report);
             return error(413, "body_too_large", &msg);
         }
     };
@@ -104,7 +111,11 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
     let source = platform.name();
     if let Err(e) = verified {
         let msg = e.to_string();
-        stats::report(env, Report::refused(source, e.code(), &msg, None, now_ms())).await;
+        stats::report_after(
+            ctx,
+            env,
+            Report::refused(source, e.code(), &msg, None, now_ms()),
+        );
         return error(401, e.code(), &msg);
     }
     // Before the decoder remembers anything of this delivery, so the platform's retry decodes it
@@ -118,7 +129,7 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
             let msg = "the body is not UTF-8 JSON";
             let report =
                 Report::refused(source, "malformed_json", msg, Some(e.as_bytes()), now_ms());
-            stats::report(env, report).await;
+            stats::report_after(ctx, env, report);
             return error(400, "malformed_json", msg);
         }
     };
@@ -155,7 +166,7 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
             Some(request.body.as_bytes()),
             now_ms(),
         );
-        stats::report(env, report).await;
+        stats::report_after(ctx, env, report);
         if e.code == "malformed_json" || e.code == "wrong_type" || e.code == "missing_field" {
             return error(400, &e.code, &format!("{} (at {})", e.message, e.path));
         }
@@ -174,7 +185,7 @@ pub async fn handle(req: &mut Request, env: &Env, platform: Platform) -> Result<
     let (results, mut report) =
         route_events(decoded.events.into_iter().map(Ok).collect(), env, now).await?;
     note_rejections(&mut report, source, &results, request.body.as_bytes(), now);
-    stats::report(env, report).await;
+    stats::report_after(ctx, env, report);
     // A platform retries only what is not answered 2xx: an event that could not be stored
     // must make it retry (the retry decodes to the same events; stored ones are duplicates).
     let unstored = results.iter().any(

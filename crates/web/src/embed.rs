@@ -112,20 +112,15 @@ pub fn start(parent: web_sys::HtmlElement, options: Options) -> Center {
             }
         }
         // One socket per browser: the tab holding the Web Lock connects; the others follow it.
-        let lead = {
-            let (options, store) = (options.clone(), store.clone());
-            move || {
-                center.set_role(Role::Leader);
-                leptos::task::spawn_local(async move {
+        crate::tabs::elect(&crate::tabs::lock_name(&user), move |role| {
+            center.set_role(role);
+            leptos::task::spawn_local(async move {
+                if role == Role::Leader {
                     center.store_heard().await;
-                    crate::connection::run(center, options, store).await
-                });
-            }
-        };
-        if !crate::tabs::request_lock(&crate::tabs::lock_name(&user), lead) {
-            center.set_role(Role::Solo);
-            crate::connection::run(center, options, store).await;
-        }
+                }
+                crate::connection::run(center, options, store).await
+            });
+        });
     });
     center
 }

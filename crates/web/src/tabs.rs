@@ -9,7 +9,11 @@
 //! and resumes after the last seq it holds. Read-state changes made in any tab are posted to the
 //! others at once, so tabs agree without a round trip to the edge.
 //!
-//! Without Web Locks (old browsers, insecure origins) every tab runs its own socket ([`Role::Solo`]).
+//! Without Web Locks (old browsers, insecure origins), or where asking for the lock fails, every
+//! tab runs its own socket ([`Role::Solo`]).
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use tidings_core::notification::ReadState;
 use tidings_core::protocol::ServerFrame;
@@ -127,12 +131,23 @@ pub fn lock_name(user: &str) -> String {
     format!("tidings-socket-{user}")
 }
 
-/// Asks for the lock `name`; `lead` runs (once) when this tab gets it and keeps it for the
-/// rest of the page's life. Returns `false` when the browser has no Web Locks, in which case
-/// `lead` is not called and the caller runs its own socket.
-pub fn request_lock(name: &str, lead: impl FnOnce() + 'static) -> bool {
+/// Elects this tab's role for the Web Lock `name` and calls `start` once with it:
+/// [`Role::Leader`] when the lock is granted (it is kept for the rest of the page's life),
+/// [`Role::Solo`] at once when the browser has no Web Locks, or when the request fails (an
+/// origin or frame where `navigator.locks` exists but refuses, e.g. a sandboxed iframe), so a
+/// tab never waits as a follower of a leader that cannot exist. Until then the tab follows.
+pub fn elect(name: &str, start: impl FnOnce(Role) + 'static) {
+    let start = Rc::new(RefCell::new(Some(start)));
+    let once = {
+        let start = start.clone();
+        move |role: Role| {
+            if let Some(start) = start.borrow_mut().take() {
+                start(role);
+            }
+        }
+    };
     let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
-        return false;
+        return once(Role::Solo);
     };
     // `navigator.locks` is behind `web_sys_unstable_apis`; reading it by name keeps the build
     // free of unstable cfgs, and tells us whether this browser (and origin) has it at all.
@@ -146,16 +161,29 @@ pub fn request_lock(name: &str, lead: impl FnOnce() + 'static) -> bool {
             .ok()
     });
     let (Some(locks), Some(request)) = (locks, request) else {
-        return false;
+        return once(Role::Solo);
     };
-    let granted = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
-        lead();
-        // Never settles: the lock is held until the tab goes away.
-        js_sys::Promise::new(&mut |_, _| {}).into()
-    });
-    request
+    let granted = {
+        let once = once.clone();
+        Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+            once(Role::Leader);
+            // Never settles: the lock is held until the tab goes away.
+            js_sys::Promise::new(&mut |_, _| {}).into()
+        })
+    };
+    match request
         .call2(&locks, &JsValue::from_str(name), &granted)
-        .is_ok()
+        .ok()
+        .and_then(|p| p.dyn_into::<js_sys::Promise>().ok())
+    {
+        Some(pending) => {
+            let refused = Closure::once(move |_e: JsValue| once(Role::Solo));
+            let _ = pending.catch(&refused);
+            // Called at most once, when the request fails; kept until then.
+            refused.forget();
+        }
+        None => once(Role::Solo),
+    }
 }
 
 #[cfg(test)]

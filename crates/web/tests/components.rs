@@ -1083,3 +1083,30 @@ async fn a_follower_frame_waits_in_the_outbox_while_no_tab_holds_the_socket() {
         "{queued:?}"
     );
 }
+
+/// The roles `tabs::elect` hands its callback within `ms`.
+async fn elected(name: &str, ms: u32) -> Vec<tidings_web::tabs::Role> {
+    let roles = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = roles.clone();
+    tidings_web::tabs::elect(name, move |role| seen.borrow_mut().push(role));
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+    roles.take()
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_whose_lock_request_fails_runs_its_own_socket_instead_of_following_nobody() {
+    use tidings_web::tabs::Role;
+    // Granted: this tab leads (and keeps the lock for the page's life).
+    assert_eq!(elected("tidings-test-lock", 100).await, vec![Role::Leader]);
+    // Held by another tab: this one follows, with no callback until the lock is free.
+    assert_eq!(elected("tidings-test-lock", 200).await, vec![]);
+    // `navigator.locks` there but refusing (a sandboxed frame, an opaque origin): solo.
+    js_sys::eval(
+        "Object.defineProperty(navigator, 'locks', {configurable: true, value: \
+         {request: () => Promise.reject(new DOMException('denied', 'SecurityError'))}})",
+    )
+    .unwrap();
+    let refused = elected("tidings-test-lock-refused", 100).await;
+    js_sys::eval("delete navigator.locks").unwrap();
+    assert_eq!(refused, vec![Role::Solo]);
+}

@@ -1,0 +1,91 @@
+//! The topics a shopper watches ("tell me when this is back in stock"), bounded.
+//!
+//! Every topic is a Durable Object at the edge, created on its first watcher, so a client that
+//! could watch without limit could create objects without limit. A shopper watches at most
+//! [`MAX_WATCHED_TOPICS`]; past that, a `watch` is refused with `too_many_topics` until they
+//! unwatch one. The list keeps the order the shopper watched in.
+
+use crate::protocol::ServerFrame;
+
+/// The most topics one shopper can watch at once.
+pub const MAX_WATCHED_TOPICS: usize = 100;
+
+/// Why a `watch` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    /// The shopper already watches [`MAX_WATCHED_TOPICS`] topics.
+    #[error("a shopper can watch at most 100 topics; unwatch one before watching another")]
+    TooMany,
+}
+
+impl WatchError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WatchError::TooMany => "too_many_topics",
+        }
+    }
+
+    /// The `error` frame that answers this.
+    pub fn to_frame(&self) -> ServerFrame {
+        ServerFrame::Error {
+            code: self.code().into(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// Adds `topic` to `topics`: `Ok(true)` if it was added, `Ok(false)` if it was already
+/// watched (never refused: watching again is how a client repairs a half-done watch).
+pub fn watch(topics: &mut Vec<String>, topic: &str) -> Result<bool, WatchError> {
+    if topics.iter().any(|t| t == topic) {
+        return Ok(false);
+    }
+    if topics.len() >= MAX_WATCHED_TOPICS {
+        return Err(WatchError::TooMany);
+    }
+    topics.push(topic.to_owned());
+    Ok(true)
+}
+
+/// Removes `topic` from `topics`; whether it was there.
+pub fn unwatch(topics: &mut Vec<String>, topic: &str) -> bool {
+    let before = topics.len();
+    topics.retain(|t| t != topic);
+    topics.len() != before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::test;
+
+    #[test]
+    fn watching_adds_once_in_order() {
+        let mut topics = Vec::new();
+        assert_eq!(watch(&mut topics, "stock:a"), Ok(true));
+        assert_eq!(watch(&mut topics, "price:b"), Ok(true));
+        assert_eq!(watch(&mut topics, "stock:a"), Ok(false));
+        assert_eq!(topics, ["stock:a", "price:b"]);
+        assert!(unwatch(&mut topics, "stock:a"));
+        assert!(!unwatch(&mut topics, "stock:a"));
+        assert_eq!(topics, ["price:b"]);
+    }
+
+    #[test]
+    fn the_hundred_and_first_topic_is_refused_until_one_is_unwatched() {
+        let mut topics: Vec<String> = (0..MAX_WATCHED_TOPICS)
+            .map(|i| format!("stock:{i}"))
+            .collect();
+        assert_eq!(watch(&mut topics, "stock:new"), Err(WatchError::TooMany));
+        assert_eq!(topics.len(), MAX_WATCHED_TOPICS);
+        // Watching one already watched is still fine at the cap.
+        assert_eq!(watch(&mut topics, "stock:7"), Ok(false));
+        assert!(unwatch(&mut topics, "stock:7"));
+        assert_eq!(watch(&mut topics, "stock:new"), Ok(true));
+        assert_eq!(
+            WatchError::TooMany.to_frame().encode(),
+            r#"{"type":"error","code":"too_many_topics","message":"a shopper can watch at most 100 topics; unwatch one before watching another"}"#
+        );
+    }
+}
