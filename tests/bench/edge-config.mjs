@@ -6,8 +6,11 @@ import url from 'node:url';
 
 /** The repository's root folder. */
 export const root = path.resolve(path.dirname(url.fileURLToPath(import.meta.url)), '../..');
-/** The Worker built by `sh crates/edge/build.sh`. */
-export const build = path.join(root, 'crates/edge/build');
+/** The Worker built by `sh crates/edge/build.sh`, or a copy of one named by `TIDINGS_EDGE_BUILD`
+ *  (to compare two builds back to back). */
+export const build = process.env.TIDINGS_EDGE_BUILD
+  ? path.resolve(process.env.TIDINGS_EDGE_BUILD)
+  : path.join(root, 'crates/edge/build');
 
 /** Exits with what to run when the Worker has not been built. */
 export function requireBuild() {

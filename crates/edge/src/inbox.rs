@@ -249,7 +249,16 @@ impl Inbox {
     /// digests). The wake-up last armed is remembered, so a delivery that
     /// changes nothing costs no storage call.
     async fn arm_alarm(&self) -> Result<()> {
-        let next = self.with_state(|st| Ok(st.router.next_wakeup()))?;
+        // A read of the state in memory needs no storage transaction; only a cold Inbox loads.
+        let cached = self
+            .loaded
+            .borrow()
+            .as_ref()
+            .map(|st| st.router.next_wakeup());
+        let next = match cached {
+            Some(next) => next,
+            None => self.with_state(|st| Ok(st.router.next_wakeup()))?,
+        };
         if self.armed.get() == Some(next) {
             return Ok(());
         }
