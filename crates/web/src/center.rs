@@ -377,6 +377,9 @@ impl Center {
     /// Saves preferences: locally at once, then at the edge.
     pub fn save_prefs(&self, prefs: Preferences) {
         self.set_prefs(prefs.clone());
+        self.post_local(ServerFrame::Prefs {
+            prefs: prefs.clone(),
+        });
         self.send(ClientFrame::Prefs { prefs });
     }
 
@@ -394,6 +397,9 @@ impl Center {
             if watch {
                 t.push(topic.clone());
             }
+        });
+        self.post_local(ServerFrame::Topics {
+            topics: self.topics.get_untracked(),
         });
         self.send(if watch {
             ClientFrame::Watch { topic }
@@ -457,6 +463,14 @@ impl Center {
                     });
                 }
             }
+            // Another tab's own change of preferences or watches: every tab takes it.
+            TabMessage::Local { text } => {
+                if let Ok(frame @ (ServerFrame::Prefs { .. } | ServerFrame::Topics { .. })) =
+                    ServerFrame::decode(&text)
+                {
+                    self.on_frame(frame);
+                }
+            }
             TabMessage::Status { status, missed } if role == Role::Follower => {
                 self.status.set(status);
                 self.missed.set(missed);
@@ -483,6 +497,13 @@ impl Center {
         self.post(&TabMessage::Change {
             ids: ids.to_vec(),
             state,
+        });
+    }
+
+    /// Tells the other tabs of a change made here, as the frame the edge will echo.
+    fn post_local(&self, frame: ServerFrame) {
+        self.post(&TabMessage::Local {
+            text: frame.encode(),
         });
     }
 

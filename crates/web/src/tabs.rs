@@ -48,6 +48,12 @@ pub enum TabMessage {
         /// The frame's JSON text.
         text: String,
     },
+    /// Preferences or watched topics a tab changed, as the `prefs` or `topics` frame the edge
+    /// will echo: every other tab applies it at once, so tabs agree also while offline.
+    Local {
+        /// The frame's JSON text.
+        text: String,
+    },
     /// A client frame a follower asks the leader to send to the edge.
     Send {
         /// The frame's JSON text.
@@ -80,6 +86,7 @@ impl TabMessage {
                 format!("c{}", frame.encode())
             }
             TabMessage::Frame { text } => format!("f{text}"),
+            TabMessage::Local { text } => format!("l{text}"),
             TabMessage::Send { text } => format!("s{text}"),
             TabMessage::Status { status, missed } => {
                 let word = match status {
@@ -106,6 +113,7 @@ impl TabMessage {
                 _ => return None,
             },
             'f' => TabMessage::Frame { text: rest.into() },
+            'l' => TabMessage::Local { text: rest.into() },
             's' => TabMessage::Send { text: rest.into() },
             't' => {
                 let (word, missed) = match rest.split_once(':') {
@@ -202,6 +210,9 @@ mod tests {
             },
             TabMessage::Send {
                 text: r#"{"type":"ping"}"#.into(),
+            },
+            TabMessage::Local {
+                text: r#"{"type":"topics","topics":["stock:a"]}"#.into(),
             },
             TabMessage::Status {
                 status: Status::Live,

@@ -1110,3 +1110,28 @@ async fn a_tab_whose_lock_request_fails_runs_its_own_socket_instead_of_following
     js_sys::eval("delete navigator.locks").unwrap();
     assert_eq!(refused, vec![Role::Solo]);
 }
+
+#[wasm_bindgen_test]
+async fn preferences_and_watches_reach_the_other_tabs_without_the_edge() {
+    use tidings_core::prefs::Preferences;
+    use tidings_web::tabs::Role;
+    // No tab holds the socket (offline, or the leader still booting): nothing comes back from
+    // the edge, yet the other tab shows the change at once.
+    let (a, b) = two_tabs();
+    a.center.set_role(Role::Follower);
+    b.center.set_role(Role::Follower);
+    let mut prefs = Preferences::default();
+    prefs.muted.insert(Category::Promo);
+    prefs.locale = Some(Locale::Zh);
+    a.center.save_prefs(prefs.clone());
+    a.center.set_watch("stock:sku-mug".into(), true);
+    a.center.set_watch("price:p9".into(), true);
+    a.center.set_watch("stock:sku-mug".into(), false);
+    gloo_timers::future::TimeoutFuture::new(200).await;
+    settle().await;
+    assert_eq!(b.center.prefs.get_untracked(), prefs);
+    assert_eq!(b.center.locale.get_untracked(), Locale::Zh);
+    assert_eq!(b.center.topics.get_untracked(), vec!["price:p9".to_owned()]);
+    // The tab that made the change does not hear itself (BroadcastChannel skips the sender).
+    assert_eq!(a.center.topics.get_untracked(), vec!["price:p9".to_owned()]);
+}
