@@ -8,6 +8,8 @@
 //   --floor                       run tests/bench/floor/worker.js instead: the least a Worker can do
 //                                 for the load generator, in plain JavaScript (the runtime's floor)
 //   TIDINGS_INSPECTOR_PORT=9229   also serve V8's inspector there (profile-edge.mjs, heap-edge.mjs)
+//   TIDINGS_PERSIST=<folder>      keep the Durable Objects in <folder> (not removed on exit)
+//   TIDINGS_EDGE_BUILD=<folder>   run a saved copy of crates/edge/build (to compare two builds)
 //   TIDINGS_V8_FLAGS="--a --b"    V8 flags for workerd's isolates (an experiment knob: Cloudflare
 //                                 does not take flags from a Worker)
 import { spawn } from 'node:child_process';
@@ -26,7 +28,11 @@ if (!fs.existsSync(workerd)) {
 }
 
 const port = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 8799);
-const persist = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-workerd-'));
+// TIDINGS_PERSIST=<folder> keeps the Durable Objects there across runs (e.g. to start a newer
+// build on what an older one stored); otherwise a fresh temporary folder, removed on exit.
+const kept = process.env.TIDINGS_PERSIST;
+if (kept) fs.mkdirSync(kept, { recursive: true });
+const persist = kept ? path.resolve(kept) : fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-workerd-'));
 const text = (s) => JSON.stringify(s); // Cap'n Proto text strings share JSON's escapes.
 const flags = (process.env.TIDINGS_V8_FLAGS ?? '').split(/\s+/).filter(Boolean);
 // The floor worker has one Durable Object class, the Inbox.
@@ -71,14 +77,14 @@ if (process.env.TIDINGS_INSPECTOR_PORT) {
 const child = spawn(workerd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
 const stop = () => {
   child.kill('SIGTERM');
-  fs.rmSync(persist, { recursive: true, force: true });
+  if (!kept) fs.rmSync(persist, { recursive: true, force: true });
   process.exit(0);
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 child.on('exit', (code) => {
   console.error(`workerd exited (${code}); its messages are above`);
-  fs.rmSync(persist, { recursive: true, force: true });
+  if (!kept) fs.rmSync(persist, { recursive: true, force: true });
   process.exit(code ?? 1);
 });
 

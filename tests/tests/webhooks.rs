@@ -416,3 +416,45 @@ async fn a_redelivered_price_drop_is_a_duplicate_not_a_new_sighting() {
     let (code, again) = first_verdict(&edge, "shopify", &cheaper, &drop_headers).await;
     assert_eq!((code, again.as_str()), (200, "duplicate"));
 }
+
+#[tokio::test]
+async fn an_orders_memory_is_forgotten_after_its_retention() {
+    // Kept (180 days by default): the fulfilment reaches the order's customer.
+    let kept = order_then_fulfilment(&Edge::start().await).await;
+    assert_eq!(kept["status"], "accepted", "{kept}");
+    // Kept for 0 days: forgotten as soon as it is written, so nobody is known to notify.
+    let edge = Edge::start_with_vars(&[("TIDINGS_ORDER_MEMORY_DAYS", "0")]).await;
+    let forgotten = order_then_fulfilment(&edge).await;
+    assert_eq!(forgotten["status"], "rejected", "{forgotten}");
+    assert_eq!(forgotten["code"], "no_recipient", "{forgotten}");
+}
+
+/// Posts an order, then a fulfilment of it; the fulfilment's verdict. Shopify's fulfilment
+/// webhooks name only the order: its customer comes from the memory of the orders/* delivery,
+/// which the edge keeps `TIDINGS_ORDER_MEMORY_DAYS`.
+async fn order_then_fulfilment(edge: &Edge) -> serde_json::Value {
+    let headers = |topic: &str, body: &[u8]| {
+        vec![
+            ("X-Shopify-Topic", topic.to_owned()),
+            (
+                "X-Shopify-Hmac-Sha256",
+                sign_base64(SHOPIFY_SECRET.as_bytes(), body),
+            ),
+        ]
+    };
+    let order = fixture("shopify/orders_updated.rest_order_get.json");
+    let (code, _) = edge
+        .post_webhook("shopify", order.clone(), &headers("orders/updated", &order))
+        .await;
+    assert_eq!(code, 200);
+    let fulfilment = fixture("shopify/fulfillments_create.rest_fulfillment_create_tracking.json");
+    let (code, resp) = edge
+        .post_webhook(
+            "shopify",
+            fulfilment.clone(),
+            &headers("fulfillments/create", &fulfilment),
+        )
+        .await;
+    assert_eq!(code, 200, "{resp}");
+    resp["results"][0].clone()
+}

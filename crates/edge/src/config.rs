@@ -24,6 +24,8 @@ pub mod names {
     pub const TOKEN_AUDIENCE: &str = "TIDINGS_TOKEN_AUDIENCE";
     /// Comma-separated origins allowed by CORS (e.g. `https://shop.example`).
     pub const ALLOWED_ORIGINS: &str = "TIDINGS_ALLOWED_ORIGINS";
+    /// Days the webhook decoders remember an order after it last changed (default 180).
+    pub const ORDER_MEMORY_DAYS: &str = "TIDINGS_ORDER_MEMORY_DAYS";
 }
 
 /// Reads a secret (or, as a fallback, a plain variable) by name.
@@ -38,6 +40,22 @@ pub fn secret(env: &Env, name: &str) -> Option<String> {
 /// `true` when dev tokens are enabled (`TIDINGS_DEV_TOKENS=1`).
 pub fn dev_tokens(env: &Env) -> bool {
     secret(env, names::DEV_TOKENS).as_deref() == Some("1")
+}
+
+/// Days an order's webhook memory is kept ([`names::ORDER_MEMORY_DAYS`]); a value that is not
+/// a whole number is logged and the default used.
+pub fn order_memory_days(env: &Env) -> u32 {
+    let default = tidings_core::webhooks::ORDER_MEMORY_DAYS;
+    match secret(env, names::ORDER_MEMORY_DAYS) {
+        None => default,
+        Some(text) => text.trim().parse().unwrap_or_else(|_| {
+            worker::console_error!(
+                "{} = `{text}` is not a whole number of days; using {default}",
+                names::ORDER_MEMORY_DAYS
+            );
+            default
+        }),
+    }
 }
 
 /// Origins allowed by CORS.

@@ -201,9 +201,17 @@ pub async fn handle(
 #[durable_object]
 pub struct PlatformMemory {
     state: State,
+    /// Days an order's memory is kept after it last changed.
+    order_days: u32,
+    /// When this instance last deleted expired memory (at most hourly: reads skip it anyway).
+    pruned_at: std::cell::Cell<Option<i64>>,
 }
 
-struct SqlMemory<'a>(&'a SqlStorage);
+/// The decoders' memory: an entry past its `expires` is absent, whether or not it is deleted yet.
+struct SqlMemory<'a> {
+    sql: &'a SqlStorage,
+    now: i64,
+}
 
 #[derive(Deserialize)]
 struct Value {
@@ -213,8 +221,11 @@ struct Value {
 impl Memory for SqlMemory<'_> {
     fn get(&self, key: &str) -> Option<String> {
         let rows: Vec<Value> = self
-            .0
-            .exec("SELECT v FROM memory WHERE k = ?", vec![key.into()])
+            .sql
+            .exec(
+                "SELECT v FROM memory WHERE k = ? AND (expires IS NULL OR expires > ?)",
+                vec![key.into(), (self.now as f64).into()],
+            )
             .ok()?
             .to_array()
             .ok()?;
@@ -247,7 +258,47 @@ fn delivery_key(request: &DecodeRequest) -> String {
     hex::encode(h.finalize())
 }
 
+/// Gives the memory of an object made before entries expired its `expires` column; what it
+/// holds already is dated from now (its age is unknown, so the full retention starts today).
+fn add_expiry(sql: &SqlStorage, now: i64, days: u32) -> Result<()> {
+    if sql.exec("SELECT expires FROM memory LIMIT 0", None).is_ok() {
+        return Ok(());
+    }
+    sql.exec("ALTER TABLE memory ADD COLUMN expires INTEGER", None)?;
+    #[derive(Deserialize)]
+    struct Key {
+        k: String,
+    }
+    let keys: Vec<Key> = sql.exec("SELECT k FROM memory", None)?.to_array()?;
+    for Key { k } in keys {
+        if let Some(expires) = webhooks::memory_expiry(&k, now, days) {
+            sql.exec(
+                "UPDATE memory SET expires = ? WHERE k = ?",
+                vec![expires.into(), k.into()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 impl PlatformMemory {
+    /// Deletes expired memory, at most once an hour per instance (reads already skip it).
+    fn prune(&self, sql: &SqlStorage, now: i64) -> Result<()> {
+        if self
+            .pruned_at
+            .get()
+            .is_some_and(|at| now - at < tidings_core::time::HOUR)
+        {
+            return Ok(());
+        }
+        sql.exec(
+            "DELETE FROM memory WHERE expires IS NOT NULL AND expires <= ?",
+            vec![now.into()],
+        )?;
+        self.pruned_at.set(Some(now));
+        Ok(())
+    }
+
     /// The answer given to this very delivery before, if any.
     fn decoded_before(&self, key: &str) -> Result<Option<String>> {
         let rows: Vec<Answer> = self
@@ -261,9 +312,9 @@ impl PlatformMemory {
 }
 
 impl DurableObject for PlatformMemory {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         for stmt in [
-            "CREATE TABLE IF NOT EXISTS memory (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS memory (k TEXT PRIMARY KEY, v TEXT NOT NULL, expires INTEGER)",
             // A delivery's decoded answer, so a retry gets the same events although the memory
             // has moved on (a redelivered price drop is still that price drop).
             "CREATE TABLE IF NOT EXISTS decoded (k TEXT PRIMARY KEY, answer TEXT NOT NULL, at INTEGER NOT NULL)",
@@ -272,7 +323,15 @@ impl DurableObject for PlatformMemory {
                 worker::console_error!("platform memory schema failed: {e}");
             }
         }
-        PlatformMemory { state }
+        let order_days = crate::config::order_memory_days(&env);
+        if let Err(e) = add_expiry(&state.storage().sql(), now_ms(), order_days) {
+            worker::console_error!("platform memory migration failed: {e}");
+        }
+        PlatformMemory {
+            state,
+            order_days,
+            pruned_at: std::cell::Cell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -287,6 +346,7 @@ impl DurableObject for PlatformMemory {
             return Ok(resp);
         }
         let sql = self.state.storage().sql();
+        let now = now_ms();
         let headers = WebhookHeaders {
             topic: request.topic.as_deref(),
             delivery_id: request.delivery_id.as_deref(),
@@ -295,8 +355,8 @@ impl DurableObject for PlatformMemory {
             platform,
             &headers,
             request.body.as_bytes(),
-            &SqlMemory(&sql),
-            now_ms(),
+            &SqlMemory { sql: &sql, now },
+            now,
         ) {
             Ok(Decoded {
                 events,
@@ -304,28 +364,30 @@ impl DurableObject for PlatformMemory {
                 skipped,
             }) => {
                 for (k, v) in remember {
+                    let expires = webhooks::memory_expiry(&k, now, self.order_days);
                     sql.exec(
-                        "INSERT INTO memory (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-                        vec![k.into(), v.into()],
+                        "INSERT INTO memory (k, v, expires) VALUES (?, ?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v, expires = excluded.expires",
+                        vec![k.into(), v.into(), expires.into()],
                     )?;
                 }
+                self.prune(&sql, now)?;
                 let answer = DecodeResponse {
                     events,
                     skipped,
                     error: None,
                 };
-                let now = now_ms() as f64;
+                let at = now as f64;
                 sql.exec(
                     "INSERT OR REPLACE INTO decoded (k, answer, at) VALUES (?, ?, ?)",
                     vec![
                         key.into(),
                         serde_json::to_string(&answer)?.into(),
-                        now.into(),
+                        at.into(),
                     ],
                 )?;
                 sql.exec(
                     "DELETE FROM decoded WHERE at < ?",
-                    vec![(now - DECODED_KEPT_MS).into()],
+                    vec![(at - DECODED_KEPT_MS).into()],
                 )?;
                 answer
             }

@@ -134,6 +134,25 @@ pub const NO_RECIPIENT: &str = "no_recipient";
 /// Code of a delivery that was understood but is not news (nothing changed).
 pub const NOT_NOTIFIABLE: &str = "not_notifiable";
 
+/// How many days the memory of one order is kept after it last changed, unless the edge is
+/// told otherwise (`TIDINGS_ORDER_MEMORY_DAYS`): longer than any order takes to ship, be
+/// delivered and be refunded.
+pub const ORDER_MEMORY_DAYS: u32 = 180;
+
+/// When the memory entry `key`, written at `now`, may be forgotten.
+///
+/// What the decoders remember about one order or one fulfilment (`<platform>:order:…`,
+/// `<platform>:fulfillment:…`: its customer, number, status, refunded total, tracking) grows
+/// with every order a store takes, so it goes `order_days` after it last changed; a fulfilment
+/// webhook for an order older than that finds no customer and is `no_recipient`. What they
+/// remember about products (prices, titles, stock levels) is bounded by the catalogue and kept
+/// (`None`). The shell stores the time with the entry and treats an entry past it as absent.
+pub fn memory_expiry(key: &str, now: Millis, order_days: u32) -> Option<Millis> {
+    let kind = key.split(':').nth(1)?;
+    matches!(kind, "order" | "fulfillment")
+        .then(|| now.saturating_add(i64::from(order_days).saturating_mul(crate::time::DAY)))
+}
+
 /// The commerce platform a webhook came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Platform {
@@ -875,6 +894,57 @@ pub(crate) mod tests {
         );
         let r = run(Platform::WooCommerce, Some("  "), None, b"{}", &[]).unwrap_err();
         assert_eq!(r.path, "header.X-WC-Webhook-Topic");
+    }
+
+    #[test]
+    fn order_memory_expires_and_product_memory_stays() {
+        let now = 1_700_000_000_000;
+        let later = now + 180 * crate::time::DAY;
+        for key in [
+            "shopify:order:450789469:customer",
+            "shopify:order:450789469:number",
+            "shopify:fulfillment:1069019868:tracking",
+            "woocommerce:order:53:status",
+        ] {
+            assert_eq!(
+                memory_expiry(key, now, ORDER_MEMORY_DAYS),
+                Some(later),
+                "{key}"
+            );
+            assert_eq!(memory_expiry(key, now, 0), Some(now), "{key}");
+        }
+        for key in [
+            "shopify:variant:808950810:price",
+            "shopify:product:632910392:title",
+            "woocommerce:product:99:price",
+            "orders",
+            "",
+        ] {
+            assert_eq!(memory_expiry(key, now, ORDER_MEMORY_DAYS), None, "{key}");
+        }
+        // Every key a decoder remembers about an order or a fulfilment is one of them.
+        let mut memory = HashMap::new();
+        for (topic, body) in [
+            (
+                "orders/updated",
+                &include_bytes!("../../../../fixtures/shopify/orders_updated.rest_order_get.json")[..],
+            ),
+            (
+                "fulfillments/create",
+                &include_bytes!("../../../../fixtures/shopify/fulfillments_create.rest_fulfillment_create_tracking.json")[..],
+            ),
+        ] {
+            let headers = WebhookHeaders {
+                topic: Some(topic),
+                delivery_id: None,
+            };
+            let d = decode(Platform::Shopify, &headers, body, &memory, now).unwrap();
+            assert!(!d.remember.is_empty(), "{topic}");
+            for (k, _) in &d.remember {
+                assert!(memory_expiry(k, now, 1).is_some(), "{k}");
+            }
+            memory.extend(d.remember);
+        }
     }
 
     #[test]
