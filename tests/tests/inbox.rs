@@ -564,6 +564,32 @@ async fn operators_see_live_statistics() {
 }
 
 #[tokio::test]
+async fn statistics_gathered_from_many_requests_at_once_lose_nothing() {
+    let edge = Edge::start().await;
+    // Thirty requests at once, each refused for its signature: one report each, which the
+    // Worker gathers for a moment and sends to the Stats object together.
+    let posts = (0..30)
+        .map(|_| edge.post_events_raw(br#"{"events":[]}"#.to_vec(), Some("t=1,v1=00".into())));
+    let answers = futures_util::future::join_all(posts).await;
+    let code = answers[0].1["error"]["code"].as_str().unwrap().to_owned();
+    for (status, body) in &answers {
+        assert_eq!(*status, 401, "{body}");
+        assert_eq!(body["error"]["code"], code.as_str(), "{body}");
+    }
+    let ops = ops_token_for("olga");
+    let mut counted = 0;
+    for _ in 0..25 {
+        let stats = edge.get_json_as("/v1/stats", &ops).await;
+        counted = stats["rejections_last_hour"][&code].as_u64().unwrap_or(0);
+        if counted >= 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(counted, 30, "every refusal counted once");
+}
+
+#[tokio::test]
 async fn promotions_reach_every_known_shopper() {
     let edge = Edge::start().await;
     let mut a = edge.connect("ola").await;

@@ -143,14 +143,45 @@ impl Report {
     }
 }
 
-/// Sends a report after the answer: `ctx` keeps the Worker alive until it is sent, so the
-/// caller's response (a producer's verdicts, a 401) does not wait for the Stats object.
+/// How long a Worker isolate gathers the reports of its requests before sending them to the
+/// Stats object as one: one call per window instead of one per request, so the one Stats
+/// object's load grows with the number of isolates, not with the request rate.
+pub const GATHER_MS: u64 = 50;
+
+thread_local! {
+    /// The reports gathered in this isolate since the window opened.
+    static GATHERED: std::cell::RefCell<Option<Report>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sends a report after the answer, gathered with the isolate's other reports for up to
+/// [`GATHER_MS`]: `ctx` (of the request that opened the window) keeps the Worker alive until
+/// they are sent, so no response (a producer's verdicts, a 401) waits for the Stats object.
 pub fn report_after(ctx: &Context, env: &Env, report: Report) {
     if report.is_empty() {
         return;
     }
-    let env = env.clone();
-    ctx.wait_until(async move { self::report(&env, report).await });
+    let opened = GATHERED.with(|g| {
+        let mut g = g.borrow_mut();
+        match g.as_mut() {
+            Some(gathered) => {
+                gathered.merge(report);
+                false
+            }
+            None => {
+                *g = Some(report);
+                true
+            }
+        }
+    });
+    if opened {
+        let env = env.clone();
+        ctx.wait_until(async move {
+            worker::Delay::from(std::time::Duration::from_millis(GATHER_MS)).await;
+            if let Some(gathered) = GATHERED.with(|g| g.borrow_mut().take()) {
+                self::report(&env, gathered).await;
+            }
+        });
+    }
 }
 
 /// Sends a report; failures are logged, never surfaced (statistics must not break delivery).
