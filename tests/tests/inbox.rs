@@ -361,7 +361,11 @@ async fn a_shopper_watches_at_most_a_hundred_topics() {
             other => panic!("watch {i}: expected topics, got {other:?}"),
         }
     }
-    // The 101st is refused, and the list that follows puts an optimistic client right.
+    // Another device of the same shopper, connected now.
+    let mut other = edge.connect("collector").await;
+    other.hello(0).await;
+    // The 101st is refused, and the list that follows, on every device, puts an optimistic
+    // client right (all its tabs showed the watch at once).
     s.send(json!({"type": "watch", "topic": "stock:sku-extra"}))
         .await;
     match s.next().await {
@@ -374,6 +378,10 @@ async fn a_shopper_watches_at_most_a_hundred_topics() {
             assert!(!topics.contains(&"stock:sku-extra".to_string()));
         }
         other => panic!("expected topics, got {other:?}"),
+    }
+    match other.next().await {
+        ServerFrame::Topics { topics } => assert_eq!(topics.len(), 100),
+        frame => panic!("the other device expected the list, got {frame:?}"),
     }
     let restock = |id: &str| {
         json!([{"id": id, "type": "inventory.restocked", "occurred_at": now_secs(),

@@ -24,7 +24,7 @@ pub mod names {
     pub const TOKEN_AUDIENCE: &str = "TIDINGS_TOKEN_AUDIENCE";
     /// Comma-separated origins allowed by CORS (e.g. `https://shop.example`).
     pub const ALLOWED_ORIGINS: &str = "TIDINGS_ALLOWED_ORIGINS";
-    /// Days the webhook decoders remember an order after it last changed (default 180).
+    /// Days the webhook decoders remember an order after a webhook last used it (default 180).
     pub const ORDER_MEMORY_DAYS: &str = "TIDINGS_ORDER_MEMORY_DAYS";
 }
 

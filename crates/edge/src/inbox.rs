@@ -97,6 +97,9 @@ pub struct Inbox {
     user: RefCell<Option<String>>,
     /// The router state as last written, so a delivery that leaves it unchanged skips the write.
     router_saved: RefCell<Option<String>>,
+    /// Held while a watch or unwatch waits for its Topic: the runtime lets other frames in
+    /// during that call, and a second change of the list must not interleave with the first.
+    watching: futures_util::lock::Mutex<()>,
 }
 
 impl Inbox {
@@ -476,61 +479,68 @@ impl Inbox {
                 self.broadcast(&ServerFrame::Prefs { prefs });
             }
             ClientFrame::Watch { topic } | ClientFrame::Unwatch { topic } if topic.is_empty() => {}
-            ClientFrame::Watch { topic } => {
-                // Recorded first, so the cap holds however watches interleave; undone if the
-                // Topic cannot take the member. A watch already recorded still registers:
-                // watching again repairs a watch whose Topic call failed.
-                let added = self.with_state(|st| match watches::watch(&mut st.topics, &topic) {
-                    Ok(added) => {
-                        if added {
-                            store::put_meta(&sql, "topics", &st.topics)?;
-                        }
-                        Ok(Ok(added))
-                    }
-                    Err(e) => Ok(Err((e, st.topics.clone()))),
-                })?;
-                let added = match added {
-                    Ok(added) => added,
-                    Err((e, topics)) => {
-                        // The center showed the watch at once; the list puts it right.
-                        send(ws, &e.to_frame())?;
-                        return send(ws, &ServerFrame::Topics { topics });
-                    }
-                };
-                let user = self.user()?;
-                if let Err(e) =
-                    crate::topics::set_member(&self.env, &format!("topic:{topic}"), &user, true)
-                        .await
-                {
-                    if added {
-                        self.with_state(|st| {
-                            watches::unwatch(&mut st.topics, &topic);
-                            store::put_meta(&sql, "topics", &st.topics)
-                        })?;
-                    }
-                    return Err(e);
-                }
-                let topics = self.with_state(|st| Ok(st.topics.clone()))?;
-                self.broadcast(&ServerFrame::Topics { topics });
-            }
-            ClientFrame::Unwatch { topic } => {
-                crate::topics::set_member(
-                    &self.env,
-                    &format!("topic:{topic}"),
-                    &self.user()?,
-                    false,
-                )
-                .await?;
-                let topics = self.with_state(|st| {
-                    if watches::unwatch(&mut st.topics, &topic) {
-                        store::put_meta(&sql, "topics", &st.topics)?;
-                    }
-                    Ok(st.topics.clone())
-                })?;
-                self.broadcast(&ServerFrame::Topics { topics });
-            }
+            ClientFrame::Watch { topic } => self.watch(ws, topic, true).await?,
+            ClientFrame::Unwatch { topic } => self.watch(ws, topic, false).await?,
             ClientFrame::Ping => send(ws, &ServerFrame::Pong)?,
         }
+        Ok(())
+    }
+}
+
+impl Inbox {
+    /// Watches (`on`) or stops watching `topic`: the Topic object learns it first, then the
+    /// list is stored and sent to every socket. A watch past [`watches::MAX_WATCHED_TOPICS`]
+    /// (checked before any Topic is created) or a Topic that cannot be reached is answered
+    /// with an error on `ws` and the list as it is on every socket, so a center that showed
+    /// the change at once (in all its tabs) shows the truth again.
+    async fn watch(&self, ws: &WebSocket, topic: String, on: bool) -> Result<()> {
+        // The runtime lets other frames in while the Topic call is awaited; changes of the
+        // list take turns, so the cap and the list hold however watches arrive.
+        let _one_at_a_time = self.watching.lock().await;
+        if on {
+            let refused = self.with_state(|st| {
+                let mut topics = st.topics.clone();
+                Ok(watches::watch(&mut topics, &topic).err())
+            })?;
+            if let Some(e) = refused {
+                send(ws, &e.to_frame())?;
+                return self.broadcast_topics();
+            }
+        }
+        let user = self.user()?;
+        let topic_name = format!("topic:{topic}");
+        if let Err(e) = crate::topics::set_member(&self.env, &topic_name, &user, on).await {
+            worker::console_error!("changing the watch of {topic_name} failed: {e}");
+            send(
+                ws,
+                &ServerFrame::Error {
+                    code: "watch_failed".into(),
+                    message: "the edge could not change this watch just now; try again".into(),
+                },
+            )?;
+            return self.broadcast_topics();
+        }
+        let sql = self.sql();
+        let topics = self.with_state(|st| {
+            let changed = if on {
+                watches::watch(&mut st.topics, &topic)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?
+            } else {
+                watches::unwatch(&mut st.topics, &topic)
+            };
+            if changed {
+                store::put_meta(&sql, "topics", &st.topics)?;
+            }
+            Ok(st.topics.clone())
+        })?;
+        self.broadcast(&ServerFrame::Topics { topics });
+        Ok(())
+    }
+
+    /// Sends the watched topics, as stored, to every socket.
+    fn broadcast_topics(&self) -> Result<()> {
+        let topics = self.with_state(|st| Ok(st.topics.clone()))?;
+        self.broadcast(&ServerFrame::Topics { topics });
         Ok(())
     }
 }
@@ -596,6 +606,7 @@ impl DurableObject for Inbox {
             armed: std::cell::Cell::new(None),
             user: RefCell::new(None),
             router_saved: RefCell::new(None),
+            watching: futures_util::lock::Mutex::new(()),
         }
     }
 

@@ -148,9 +148,14 @@ impl Report {
 /// object's load grows with the number of isolates, not with the request rate.
 pub const GATHER_MS: u64 = 50;
 
+/// A window older than this was not sent by the request that opened it (cancelled, or cut off
+/// by a limit); the next report takes it over instead of merging into it forever.
+const GATHER_STALE_MS: i64 = 20 * GATHER_MS as i64;
+
 thread_local! {
-    /// The reports gathered in this isolate since the window opened.
-    static GATHERED: std::cell::RefCell<Option<Report>> = const { std::cell::RefCell::new(None) };
+    /// The reports gathered in this isolate since the window opened, and when it opened.
+    static GATHERED: std::cell::RefCell<Option<(Report, Millis)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// Sends a report after the answer, gathered with the isolate's other reports for up to
@@ -160,24 +165,26 @@ pub fn report_after(ctx: &Context, env: &Env, report: Report) {
     if report.is_empty() {
         return;
     }
+    let now = now_ms();
     let opened = GATHERED.with(|g| {
         let mut g = g.borrow_mut();
-        match g.as_mut() {
-            Some(gathered) => {
+        if let Some((gathered, since)) = g.as_mut() {
+            if now - *since < GATHER_STALE_MS {
                 gathered.merge(report);
-                false
-            }
-            None => {
-                *g = Some(report);
-                true
+                return false;
             }
         }
+        // Nothing gathered, or a window its request never sent: this request sends it.
+        let mut gathered = g.take().map(|(r, _)| r).unwrap_or_default();
+        gathered.merge(report);
+        *g = Some((gathered, now));
+        true
     });
     if opened {
         let env = env.clone();
         ctx.wait_until(async move {
             worker::Delay::from(std::time::Duration::from_millis(GATHER_MS)).await;
-            if let Some(gathered) = GATHERED.with(|g| g.borrow_mut().take()) {
+            if let Some((gathered, _)) = GATHERED.with(|g| g.borrow_mut().take()) {
                 self::report(&env, gathered).await;
             }
         });

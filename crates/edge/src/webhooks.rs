@@ -211,6 +211,8 @@ pub struct PlatformMemory {
 struct SqlMemory<'a> {
     sql: &'a SqlStorage,
     now: i64,
+    /// The keys read that held a value: their expiry is renewed after the delivery.
+    read: std::cell::RefCell<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -229,7 +231,11 @@ impl Memory for SqlMemory<'_> {
             .ok()?
             .to_array()
             .ok()?;
-        rows.into_iter().next().map(|r| r.v)
+        let value = rows.into_iter().next().map(|r| r.v);
+        if value.is_some() {
+            self.read.borrow_mut().push(key.to_owned());
+        }
+        value
     }
 }
 
@@ -258,12 +264,18 @@ fn delivery_key(request: &DecodeRequest) -> String {
     hex::encode(h.finalize())
 }
 
-/// Gives the memory of an object made before entries expired its `expires` column; what it
-/// holds already is dated from now (its age is unknown, so the full retention starts today).
-fn add_expiry(sql: &SqlStorage, now: i64, days: u32) -> Result<()> {
+/// Gives the memory of an object made before entries expired its `expires` column, in one
+/// transaction (all rows dated, or none and the column not added): what it holds already is
+/// dated from now, since its age is unknown, so the full retention starts today.
+fn add_expiry(state: &State, now: i64, days: u32) -> Result<()> {
+    let sql = state.storage().sql();
     if sql.exec("SELECT expires FROM memory LIMIT 0", None).is_ok() {
         return Ok(());
     }
+    crate::store::transaction(state, || date_memory(&sql, now, days))
+}
+
+fn date_memory(sql: &SqlStorage, now: i64, days: u32) -> Result<()> {
     sql.exec("ALTER TABLE memory ADD COLUMN expires INTEGER", None)?;
     #[derive(Deserialize)]
     struct Key {
@@ -324,8 +336,14 @@ impl DurableObject for PlatformMemory {
             }
         }
         let order_days = crate::config::order_memory_days(&env);
-        if let Err(e) = add_expiry(&state.storage().sql(), now_ms(), order_days) {
+        if let Err(e) = add_expiry(&state, now_ms(), order_days) {
             worker::console_error!("platform memory migration failed: {e}");
+        }
+        if let Err(e) = state.storage().sql().exec(
+            "CREATE INDEX IF NOT EXISTS memory_expires ON memory (expires)",
+            None,
+        ) {
+            worker::console_error!("platform memory index failed: {e}");
         }
         PlatformMemory {
             state,
@@ -347,6 +365,11 @@ impl DurableObject for PlatformMemory {
         }
         let sql = self.state.storage().sql();
         let now = now_ms();
+        let memory = SqlMemory {
+            sql: &sql,
+            now,
+            read: std::cell::RefCell::new(Vec::new()),
+        };
         let headers = WebhookHeaders {
             topic: request.topic.as_deref(),
             delivery_id: request.delivery_id.as_deref(),
@@ -355,7 +378,7 @@ impl DurableObject for PlatformMemory {
             platform,
             &headers,
             request.body.as_bytes(),
-            &SqlMemory { sql: &sql, now },
+            &memory,
             now,
         ) {
             Ok(Decoded {
@@ -369,6 +392,16 @@ impl DurableObject for PlatformMemory {
                         "INSERT INTO memory (k, v, expires) VALUES (?, ?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v, expires = excluded.expires",
                         vec![k.into(), v.into(), expires.into()],
                     )?;
+                }
+                // Every delivery about an order renews what is remembered of it, so an order
+                // is forgotten only once no webhook has named it for the whole period.
+                for k in memory.read.take() {
+                    if let Some(expires) = webhooks::memory_expiry(&k, now, self.order_days) {
+                        sql.exec(
+                            "UPDATE memory SET expires = ? WHERE k = ? AND expires IS NOT NULL",
+                            vec![expires.into(), k.into()],
+                        )?;
+                    }
                 }
                 self.prune(&sql, now)?;
                 let answer = DecodeResponse {

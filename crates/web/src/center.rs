@@ -392,14 +392,10 @@ impl Center {
 
     /// Watches or stops watching a topic (optimistically; `topics` frames confirm).
     pub fn set_watch(&self, topic: String, watch: bool) {
-        self.topics.update(|t| {
-            t.retain(|x| x != &topic);
-            if watch {
-                t.push(topic.clone());
-            }
-        });
-        self.post_local(ServerFrame::Topics {
-            topics: self.topics.get_untracked(),
+        self.apply_watch(&topic, watch);
+        self.post(&TabMessage::Watch {
+            topic: topic.clone(),
+            on: watch,
         });
         self.send(if watch {
             ClientFrame::Watch { topic }
@@ -465,12 +461,11 @@ impl Center {
             }
             // Another tab's own change of preferences or watches: every tab takes it.
             TabMessage::Local { text } => {
-                if let Ok(frame @ (ServerFrame::Prefs { .. } | ServerFrame::Topics { .. })) =
-                    ServerFrame::decode(&text)
-                {
+                if let Ok(frame @ ServerFrame::Prefs { .. }) = ServerFrame::decode(&text) {
                     self.on_frame(frame);
                 }
             }
+            TabMessage::Watch { topic, on } => self.apply_watch(&topic, on),
             TabMessage::Status { status, missed } if role == Role::Follower => {
                 self.status.set(status);
                 self.missed.set(missed);
@@ -497,6 +492,16 @@ impl Center {
         self.post(&TabMessage::Change {
             ids: ids.to_vec(),
             state,
+        });
+    }
+
+    /// Shows `topic` as watched (`on`) or not, here.
+    fn apply_watch(&self, topic: &str, on: bool) {
+        self.topics.update(|t| {
+            t.retain(|x| x != topic);
+            if on {
+                t.push(topic.to_owned());
+            }
         });
     }
 

@@ -48,11 +48,19 @@ pub enum TabMessage {
         /// The frame's JSON text.
         text: String,
     },
-    /// Preferences or watched topics a tab changed, as the `prefs` or `topics` frame the edge
-    /// will echo: every other tab applies it at once, so tabs agree also while offline.
+    /// Preferences a tab changed, as the `prefs` frame the edge will echo: every other tab
+    /// applies it at once, so tabs agree also while offline.
     Local {
         /// The frame's JSON text.
         text: String,
+    },
+    /// A tab watched (`on`) or stopped watching a topic: the change, not the list, so tabs
+    /// that knew different lists each apply just this.
+    Watch {
+        /// The topic.
+        topic: String,
+        /// Watching or not.
+        on: bool,
     },
     /// A client frame a follower asks the leader to send to the edge.
     Send {
@@ -87,6 +95,7 @@ impl TabMessage {
             }
             TabMessage::Frame { text } => format!("f{text}"),
             TabMessage::Local { text } => format!("l{text}"),
+            TabMessage::Watch { topic, on } => format!("w{}{topic}", if *on { '+' } else { '-' }),
             TabMessage::Send { text } => format!("s{text}"),
             TabMessage::Status { status, missed } => {
                 let word = match status {
@@ -114,6 +123,14 @@ impl TabMessage {
             },
             'f' => TabMessage::Frame { text: rest.into() },
             'l' => TabMessage::Local { text: rest.into() },
+            'w' => TabMessage::Watch {
+                on: match rest.chars().next()? {
+                    '+' => true,
+                    '-' => false,
+                    _ => return None,
+                },
+                topic: rest[1..].into(),
+            },
             's' => TabMessage::Send { text: rest.into() },
             't' => {
                 let (word, missed) = match rest.split_once(':') {
@@ -212,7 +229,15 @@ mod tests {
                 text: r#"{"type":"ping"}"#.into(),
             },
             TabMessage::Local {
-                text: r#"{"type":"topics","topics":["stock:a"]}"#.into(),
+                text: r#"{"type":"prefs","prefs":{"muted":[],"utc_offset_minutes":0}}"#.into(),
+            },
+            TabMessage::Watch {
+                topic: "stock:a".into(),
+                on: true,
+            },
+            TabMessage::Watch {
+                topic: "price:b".into(),
+                on: false,
             },
             TabMessage::Status {
                 status: Status::Live,
@@ -235,6 +260,8 @@ mod tests {
             "tlive:many",
             "aa",
             r#"c{"type":"pong"}"#,
+            "w",
+            "wxstock:a",
         ] {
             assert_eq!(TabMessage::decode(stranger), None, "{stranger}");
         }

@@ -134,19 +134,20 @@ pub const NO_RECIPIENT: &str = "no_recipient";
 /// Code of a delivery that was understood but is not news (nothing changed).
 pub const NOT_NOTIFIABLE: &str = "not_notifiable";
 
-/// How many days the memory of one order is kept after it last changed, unless the edge is
-/// told otherwise (`TIDINGS_ORDER_MEMORY_DAYS`): longer than any order takes to ship, be
-/// delivered and be refunded.
+/// How many days the memory of one order is kept after a webhook last used it, unless the
+/// edge is told otherwise (`TIDINGS_ORDER_MEMORY_DAYS`): longer than any order takes to ship,
+/// be delivered and be refunded.
 pub const ORDER_MEMORY_DAYS: u32 = 180;
 
-/// When the memory entry `key`, written at `now`, may be forgotten.
+/// When the memory entry `key`, written or read at `now`, may be forgotten.
 ///
 /// What the decoders remember about one order or one fulfilment (`<platform>:order:…`,
 /// `<platform>:fulfillment:…`: its customer, number, status, refunded total, tracking) grows
-/// with every order a store takes, so it goes `order_days` after it last changed; a fulfilment
-/// webhook for an order older than that finds no customer and is `no_recipient`. What they
-/// remember about products (prices, titles, stock levels) is bounded by the catalogue and kept
-/// (`None`). The shell stores the time with the entry and treats an entry past it as absent.
+/// with every order a store takes, so it goes `order_days` after a delivery last wrote or read
+/// it: a Shopify fulfilment webhook for an order untouched that long finds no customer and is
+/// `no_recipient`. What they remember about products (prices, titles, stock levels) is bounded
+/// by the catalogue and kept (`None`). The shell stores the time with the entry, renews it on
+/// every use and treats an entry past it as absent.
 pub fn memory_expiry(key: &str, now: Millis, order_days: u32) -> Option<Millis> {
     let kind = key.split(':').nth(1)?;
     matches!(kind, "order" | "fulfillment")
