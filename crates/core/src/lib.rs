@@ -15,6 +15,7 @@
 //! # Layout
 //! - [`time`]: unix-millisecond timestamps, RFC 3339 and duration parsing.
 //! - [`event`]: the canonical [`event::Event`]; [`data`]: its `data`, JSON text read on demand.
+//! - [`fanout`]: which members a topic's fan-out still owes which events, across retries.
 //! - [`fnv`]: the FNV-1a hash of short keys looked up on every event.
 //! - [`ingest`]: Tidings' own batch format, limits and per-item verdicts.
 //! - [`signature`]: webhook signature schemes (Tidings, Stripe, Shopify, WooCommerce).
@@ -39,6 +40,7 @@
 pub mod alerts;
 pub mod data;
 pub mod event;
+pub mod fanout;
 pub mod fnv;
 pub mod inbox;
 pub mod ingest;

@@ -9,6 +9,8 @@
 //! [`FANOUT_BATCH`] Inbox calls (the next step for millions of users would be
 //! sharding a segment over several Topic objects or a Queue).
 
+use std::collections::HashSet;
+
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
@@ -118,11 +120,27 @@ impl Topic {
         Ok(seen.first().is_some_and(|c| c.n > 0.0))
     }
 
+    /// The `(event id, member)` pairs earlier tries of these events delivered.
+    fn reached(&self, event_ids: &[&str]) -> Result<HashSet<(String, String)>> {
+        let sql = self.state.storage().sql();
+        let mut reached = HashSet::new();
+        for id in event_ids {
+            let rows: Vec<Member> = sql
+                .exec(
+                    "SELECT user FROM reached WHERE event_id = ?",
+                    vec![(*id).into()],
+                )?
+                .to_array()?;
+            reached.extend(rows.into_iter().map(|m| ((*id).to_owned(), m.user)));
+        }
+        Ok(reached)
+    }
+
     /// Sends the new deliveries to every member's Inbox. An event counts as
     /// fanned out (and a repeat of it as a duplicate) only once every member's
     /// Inbox has stored it: when any call fails nothing is marked, the answer
-    /// is 503 and the producer's retry reaches the members that missed it
-    /// (those that have it answer it as a duplicate themselves).
+    /// is 503 and the producer retries. The members reached are remembered
+    /// (`core::fanout`), so the retry calls only the Inboxes that missed it.
     async fn fanout(&self, mut req: Request) -> Result<Response> {
         let request: FanoutRequest = crate::http::request_json(&mut req).await?;
         let mut fresh = Vec::with_capacity(request.deliveries.len());
@@ -136,54 +154,80 @@ impl Topic {
             }
         }
         let members = self.members()?;
+        let mut event_ids: Vec<&str> = Vec::new();
+        for d in &to_send {
+            if !event_ids.contains(&d.event_id.as_str()) {
+                event_ids.push(&d.event_id);
+            }
+        }
+        let plan = tidings_core::fanout::owed(&members, &event_ids, &self.reached(&event_ids)?);
         let mut report = crate::stats::Report::default();
         let mut failed = 0usize;
         let mut first_error = None;
-        if !to_send.is_empty() {
-            for chunk in members.chunks(FANOUT_BATCH) {
-                let calls = chunk.iter().map(|user| {
-                    let request = DeliverRequest {
-                        user: user.clone(),
-                        deliveries: to_send.clone(),
-                    };
-                    async move { deliver(&self.env, &request).await }
-                });
-                for outcome in join_all(calls).await {
-                    match outcome {
-                        Ok(r) => report.merge(r.report),
-                        Err(e) => {
-                            failed += 1;
-                            first_error.get_or_insert_with(|| e.to_string());
-                        }
+        let mut reached_now: Vec<(&str, &str)> = Vec::new();
+        for chunk in plan.chunks(FANOUT_BATCH) {
+            let calls = chunk.iter().map(|(user, owed)| {
+                let owed_ids: Vec<&str> = owed.iter().map(|&i| event_ids[i]).collect();
+                let request = DeliverRequest {
+                    user: (*user).to_owned(),
+                    deliveries: to_send
+                        .iter()
+                        .filter(|d| owed_ids.contains(&d.event_id.as_str()))
+                        .cloned()
+                        .collect(),
+                };
+                async move { (*user, owed_ids, deliver(&self.env, &request).await) }
+            });
+            for (user, owed_ids, outcome) in join_all(calls).await {
+                match outcome {
+                    Ok(r) => {
+                        report.merge(r.report);
+                        reached_now.extend(owed_ids.into_iter().map(|id| (id, user)));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        first_error.get_or_insert_with(|| e.to_string());
                     }
                 }
             }
         }
+        let sql = self.state.storage().sql();
+        let now = now_ms() as f64;
         if let Some(e) = first_error {
+            for (id, user) in reached_now {
+                sql.exec(
+                    "INSERT OR IGNORE INTO reached (event_id, user, at) VALUES (?, ?, ?)",
+                    vec![id.into(), user.into(), now.into()],
+                )?;
+            }
             worker::console_error!(
                 "topic fan-out: {failed} of {} inboxes failed: {e}",
-                members.len()
+                plan.len()
             );
             return error(
                 503,
                 "fanout_incomplete",
                 &format!(
-                    "{failed} of {} members could not be reached; retry the event",
-                    members.len()
+                    "{failed} of {} members could not be reached; retry the event (members \
+                     already reached are not called again)",
+                    plan.len()
                 ),
             );
         }
-        let sql = self.state.storage().sql();
-        let now = now_ms() as f64;
-        for d in &to_send {
+        for id in &event_ids {
             sql.exec(
                 "INSERT OR IGNORE INTO seen (event_id, at) VALUES (?, ?)",
-                vec![d.event_id.as_str().into(), now.into()],
+                vec![(*id).into(), now.into()],
             )?;
+            sql.exec("DELETE FROM reached WHERE event_id = ?", vec![(*id).into()])?;
         }
         // Remembered as long as an Inbox remembers an event id.
         let window = tidings_core::log::LogConfig::default().dedup_window as f64;
         sql.exec("DELETE FROM seen WHERE at < ?", vec![(now - window).into()])?;
+        sql.exec(
+            "DELETE FROM reached WHERE at < ?",
+            vec![(now - window).into()],
+        )?;
         json(
             200,
             &FanoutResponse {
@@ -201,6 +245,8 @@ impl DurableObject for Topic {
         for stmt in [
             "CREATE TABLE IF NOT EXISTS members (user TEXT PRIMARY KEY)",
             "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+            // Members an unfinished fan-out reached, per event, so its retry skips them.
+            "CREATE TABLE IF NOT EXISTS reached (event_id TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (event_id, user))",
         ] {
             if let Err(e) = sql.exec(stmt, None) {
                 worker::console_error!("topic schema failed: {e}");
