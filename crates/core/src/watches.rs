@@ -35,14 +35,21 @@ impl WatchError {
     }
 }
 
-/// Adds `topic` to `topics`: `Ok(true)` if it was added, `Ok(false)` if it was already
-/// watched (never refused: watching again is how a client repairs a half-done watch).
+/// Whether `topic` may be watched next to `topics`: one already watched always may (watching
+/// again is how a client repairs a half-done watch), a new one only below the cap.
+pub fn check(topics: &[String], topic: &str) -> Result<(), WatchError> {
+    if topics.len() >= MAX_WATCHED_TOPICS && !topics.iter().any(|t| t == topic) {
+        return Err(WatchError::TooMany);
+    }
+    Ok(())
+}
+
+/// Adds `topic` to `topics` when [`check`] allows it: `Ok(true)` if it was added, `Ok(false)`
+/// if it was already watched.
 pub fn watch(topics: &mut Vec<String>, topic: &str) -> Result<bool, WatchError> {
+    check(topics, topic)?;
     if topics.iter().any(|t| t == topic) {
         return Ok(false);
-    }
-    if topics.len() >= MAX_WATCHED_TOPICS {
-        return Err(WatchError::TooMany);
     }
     topics.push(topic.to_owned());
     Ok(true)

@@ -498,10 +498,7 @@ impl Inbox {
         // list take turns, so the cap and the list hold however watches arrive.
         let _one_at_a_time = self.watching.lock().await;
         if on {
-            let refused = self.with_state(|st| {
-                let mut topics = st.topics.clone();
-                Ok(watches::watch(&mut topics, &topic).err())
-            })?;
+            let refused = self.with_state(|st| Ok(watches::check(&st.topics, &topic).err()))?;
             if let Some(e) = refused {
                 send(ws, &e.to_frame())?;
                 return self.broadcast_topics();

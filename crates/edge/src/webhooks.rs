@@ -201,7 +201,7 @@ pub async fn handle(
 #[durable_object]
 pub struct PlatformMemory {
     state: State,
-    /// Days an order's memory is kept after it last changed.
+    /// Days an order's memory is kept after a webhook last used it.
     order_days: u32,
     /// When this instance last deleted expired memory (at most hourly: reads skip it anyway).
     pruned_at: std::cell::Cell<Option<i64>>,

@@ -377,8 +377,12 @@ impl Center {
     /// Saves preferences: locally at once, then at the edge.
     pub fn save_prefs(&self, prefs: Preferences) {
         self.set_prefs(prefs.clone());
-        self.post_local(ServerFrame::Prefs {
-            prefs: prefs.clone(),
+        // The other tabs apply it as the `prefs` frame the edge will echo.
+        self.post(&TabMessage::Local {
+            text: ServerFrame::Prefs {
+                prefs: prefs.clone(),
+            }
+            .encode(),
         });
         self.send(ClientFrame::Prefs { prefs });
     }
@@ -502,13 +506,6 @@ impl Center {
             if on {
                 t.push(topic.to_owned());
             }
-        });
-    }
-
-    /// Tells the other tabs of a change made here, as the frame the edge will echo.
-    fn post_local(&self, frame: ServerFrame) {
-        self.post(&TabMessage::Local {
-            text: frame.encode(),
         });
     }
 
