@@ -7,7 +7,8 @@
 //!   and the store simulator, until Ctrl-C.
 //! - `test`: install what is missing, then run every suite and print one line each.
 //! - `send <file.json> [--edge URL]`: sign a file of events with the dev secret and post it.
-//! - `bundle [--dev] [--out DIR]`: the embeddable center alone into `dist-embed/`, with sizes.
+//! - `bundle [--dev] [--out DIR] [--floor]`: the embeddable center alone into `dist-embed/`,
+//!   with sizes; `--floor` also measures the floors in `tests/bench/center-floor`.
 //! - `rules check <file.toml>` / `rules try <file.toml> <events.json>`: every problem of a
 //!   rules file before it is deployed; what events become under it.
 //! - `install`: only the install step.
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
         Some("rules") => rules::run(&args[1..]),
         Some("install") => install::all(install::Need::everything()),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|send|bundle|fuzz|rules|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only native|wasm|web|e2e|browser]\n  fuzz [--seconds N] [--only TARGET]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  bundle [--dev] [--out DIR]\n  rules check <rules.toml>\n  rules try <rules.toml> <events.json>\n  install");
+            eprintln!("usage: cargo xtask <dev|test|send|bundle|fuzz|rules|install>\n\n  dev [--edge-only] [--no-sim] [--port-edge N] [--port-web N]\n  test [--only native|wasm|web|e2e|browser]\n  fuzz [--seconds N] [--only TARGET]\n  send <file.json> [--edge http://127.0.0.1:8787]\n  bundle [--dev] [--out DIR] [--floor]\n  rules check <rules.toml>\n  rules try <rules.toml> <events.json>\n  install");
             return ExitCode::from(2);
         }
     };
