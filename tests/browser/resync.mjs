@@ -2,9 +2,10 @@
 // stand-in edge of this script (the embeddable center from examples/embed.html, served here):
 //
 // 1. Lost mid-replay. The first socket answers `hello` with `welcome` (read-state version 9),
-//    replays 250 notifications and closes before the read-state changes and `synced`. The
-//    center must not save version 9: its next `hello` asks for changes after 0, not 9, or the
-//    changes leading up to 9 would never reach it.
+//    sends the first of the read-state changes (version 9, as the edge's snapshot of a device
+//    long offline sends several with the edge's version), replays 250 notifications and closes
+//    before the other changes and `synced`. The center must not save version 9: its next
+//    `hello` asks for changes after 0, not 9, or the rest would never reach it.
 // 2. A dead socket that looks open. The second socket completes the resume (the changes, then
 //    `synced`); the shopper marks an item read; the stand-in takes the `mark` frame but never
 //    answers the ping sent after it, and drops the socket. The center must send that `mark`
@@ -50,13 +51,15 @@ wss.on('connection', (ws) => {
     if (frame.type === 'hello') {
       send({ type: 'welcome', v: 1, user, head: REPLAYED, version: 9, prefs, topics: [] });
       if (n === 1) {
-        // The replay, then the socket is gone before the changes and `synced`.
+        // One change of the snapshot, the replay, then the socket is gone before `synced`.
+        send({ type: 'changed', ids: ['e:rs-1'], state: 'archived', version: 9 });
         for (let seq = 1; seq <= REPLAYED; seq += 1) send({ type: 'notify', notification: note(seq, now) });
         setTimeout(() => ws.terminate(), 300);
         return;
       }
-      for (let seq = frame.after + 1; seq <= REPLAYED; seq += 1) send({ type: 'notify', notification: note(seq, now) });
+      // As the edge does: the changes first, then the items (which carry their state now).
       if (frame.changes_after < 9) send({ type: 'changed', ids: ['e:rs-249'], state: 'read', version: 9 });
+      for (let seq = frame.after + 1; seq <= REPLAYED; seq += 1) send({ type: 'notify', notification: note(seq, now) });
       send({ type: 'synced', head: REPLAYED });
       return;
     }

@@ -244,6 +244,67 @@ async fn read_state_syncs_to_other_devices() {
 }
 
 #[tokio::test]
+async fn a_resumed_device_keeps_a_newer_item_that_replaced_one_archived_elsewhere() {
+    let edge = Edge::start().await;
+    edge.post_events(json!([shipped("k-1", "kira", 7)])).await;
+    // The laptop syncs the shipment, then goes offline.
+    let mut laptop = edge.connect("kira").await;
+    laptop.send(json!({"type": "hello", "after": 0})).await;
+    let version = match laptop.next().await {
+        ServerFrame::Welcome { version, .. } => version,
+        other => panic!("expected welcome, got {other:?}"),
+    };
+    let mut held = tidings_core::inbox::Inbox::new();
+    for f in drain(&mut laptop, 500).await {
+        if let ServerFrame::Notify { notification } = f {
+            held.upsert(notification);
+        }
+    }
+    let (after, id) = (held.max_seq(), held.iter().next().unwrap().id.clone());
+    laptop.close().await;
+    // The phone archives it; then the order is delivered, replacing it under its collapse key.
+    let mut phone = edge.connect("kira").await;
+    phone.hello(0).await;
+    phone
+        .send(json!({"type": "mark", "ids": [id], "state": "archived"}))
+        .await;
+    assert_eq!(next_changed(&mut phone).await.1, ReadState::Archived);
+    edge.post_events(
+        json!([{"id": "k-2", "type": "order.delivered", "occurred_at": now_secs(),
+        "user_id": "kira", "data": {"order_id": "7", "order_number": "#7"}}]),
+    )
+    .await;
+    let delivered = next_notify(&mut phone).await;
+    assert_eq!(
+        (delivered.id.as_str(), delivered.state),
+        (id.as_str(), ReadState::Unread)
+    );
+    // The laptop resumes and applies what it hears in order, as the center does.
+    let mut laptop = edge.connect("kira").await;
+    laptop
+        .send(json!({"type": "hello", "after": after, "changes_after": version}))
+        .await;
+    for f in drain(&mut laptop, 1000).await {
+        match f {
+            ServerFrame::Notify { notification } => {
+                held.upsert(notification);
+            }
+            ServerFrame::Changed { ids, state, .. } => {
+                held.apply_change(&ids, state);
+            }
+            _ => {}
+        }
+    }
+    let item = held.get(&id).unwrap();
+    assert_eq!(item.seq, delivered.seq);
+    assert_eq!(
+        item.state,
+        ReadState::Unread,
+        "the delivery arrived after the archive: it is new to the shopper"
+    );
+}
+
+#[tokio::test]
 async fn scheduled_reminders_are_released_by_the_alarm_or_cancelled() {
     let edge = Edge::start().await;
     let mut socket = edge.connect("ivy").await;
@@ -404,6 +465,28 @@ async fn a_shopper_watches_at_most_a_hundred_topics() {
     assert!(matches!(s.next().await, ServerFrame::Topics { topics } if topics.len() == 100));
     edge.post_events(restock("restock-extra-2")).await;
     assert_eq!(next_notify(&mut s).await.kind, "inventory.restocked");
+    // Unwatching a topic not watched calls no Topic: every name would otherwise be one more
+    // stored Durable Object, made without limit around the cap.
+    let topic_objects = || {
+        std::fs::read_dir(edge.persist.join("v3/do/tidings-edge-Topic"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "sqlite"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let before = topic_objects();
+    assert!(
+        before >= 100,
+        "one stored Topic per watched topic, found {before}"
+    );
+    for i in 0..20 {
+        s.send(json!({"type": "unwatch", "topic": format!("stock:never-{i}")}))
+            .await;
+        assert!(matches!(s.next().await, ServerFrame::Topics { topics } if topics.len() == 100));
+    }
+    assert_eq!(topic_objects(), before, "no Topic made by unwatching");
 }
 
 #[tokio::test]

@@ -67,8 +67,9 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 /// A notification a fixture should produce: its shopper, its id (shared by
-/// items with one collapse key, so a later one replaces an earlier) and its type.
-type Expected = (String, String, String);
+/// items with one collapse key, so a newer one replaces an older), its type and
+/// its `created_at`.
+type Expected = (String, String, String, i64);
 
 /// One delivery to post: platform, fixture path, topic, headers.
 type Case = (
@@ -106,7 +107,7 @@ fn expected(
                         .into_iter()
                         .filter_map(move |o| {
                             let n = o.notification?;
-                            Some((user.clone()?, n.id, n.kind))
+                            Some((user.clone()?, n.id, n.kind, n.created_at))
                         })
                 })
                 .collect::<Vec<_>>();
@@ -209,10 +210,18 @@ async fn every_fixture_becomes_the_expected_notification() {
         }
     }
     // Every notification is in its shopper's inbox; of those sharing an id
-    // (collapse key), the latest one, in place.
-    let mut by_user: HashMap<String, HashMap<String, String>> = HashMap::new();
-    for (user, id, kind) in deliveries {
-        by_user.entry(user).or_default().insert(id, kind);
+    // (collapse key), the newest by the platform's own time (the later posted on a tie), in
+    // place: a webhook arriving late never hides a newer one.
+    let mut by_user: HashMap<String, HashMap<String, (String, i64)>> = HashMap::new();
+    for (user, id, kind, created_at) in deliveries {
+        let held = by_user
+            .entry(user)
+            .or_default()
+            .entry(id)
+            .or_insert((kind.clone(), created_at));
+        if created_at >= held.1 {
+            *held = (kind, created_at);
+        }
     }
     assert!(
         by_user.contains_key("shopify:1073339475"),
@@ -222,7 +231,7 @@ async fn every_fixture_becomes_the_expected_notification() {
         let mut socket = edge.connect(&user).await;
         let (_, items) = socket.hello(0).await;
         assert_eq!(items.len(), latest.len(), "{user}: {items:?}");
-        for (id, kind) in latest {
+        for (id, (kind, _)) in latest {
             let item = items
                 .iter()
                 .find(|n| n.id == id)

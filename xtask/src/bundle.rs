@@ -26,9 +26,11 @@ pub(crate) fn run(args: &[String]) -> Res {
             "--out" => {
                 out = PathBuf::from(it.next().ok_or("--out needs a folder")?);
             }
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown option {other}; usage: cargo xtask bundle [--dev] [--out DIR] [--floor]"
-            )),
+            ))
+            }
         }
     }
     install::all(Need {

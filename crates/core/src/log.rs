@@ -211,8 +211,16 @@ impl InboxLog {
     }
 
     /// Appends a notification with the next seq, replacing an older item with
-    /// the same id, then applies retention and expiry at `now`.
-    pub fn append(&mut self, mut n: Notification, now: Millis) -> Appended {
+    /// the same id, then applies retention and expiry at `now`. `None`, and nothing
+    /// stored, when the item it would replace was created later: a late or held update
+    /// ("out for delivery", released after quiet hours) never hides a newer one
+    /// ("delivery failed") under the same collapse key.
+    pub fn append(&mut self, mut n: Notification, now: Millis) -> Option<Appended> {
+        if let Some(held) = self.by_id.get(&n.id).and_then(|seq| self.items.get(seq)) {
+            if held.created_at > n.created_at {
+                return None;
+            }
+        }
         self.meta.head += 1;
         n.seq = self.meta.head;
         let superseded = self.by_id.insert(n.id.clone(), n.seq);
@@ -227,11 +235,11 @@ impl InboxLog {
             self.meta.trimmed_through = self.meta.trimmed_through.max(seq);
             evicted.push(seq);
         }
-        Appended {
+        Some(Appended {
             notification: n,
             superseded,
             evicted,
-        }
+        })
     }
 
     /// Drops expired items; returns their seqs.
@@ -398,7 +406,10 @@ mod tests {
         let mut log = InboxLog::new(LogConfig::default());
         for i in 0..5 {
             assert_eq!(
-                log.append(note(&format!("n{i}"), None), 0).notification.seq,
+                log.append(note(&format!("n{i}"), None), 0)
+                    .unwrap()
+                    .notification
+                    .seq,
                 i + 1
             );
         }
@@ -415,10 +426,33 @@ mod tests {
         let mut log = InboxLog::new(LogConfig::default());
         log.append(note("c:order:1", None), 0);
         log.append(note("other", None), 0);
-        let a = log.append(note("c:order:1", None), 0);
+        let a = log.append(note("c:order:1", None), 0).unwrap();
         assert_eq!((a.notification.seq, a.superseded), (3, Some(1)));
         assert_eq!(log.len(), 2);
         assert_eq!(seqs(log.replay(0, 10, 0)), vec![2, 3]);
+    }
+
+    #[test]
+    fn an_older_update_never_replaces_a_newer_one() {
+        let mut log = InboxLog::new(LogConfig::default());
+        let mut failed = note("c:order:1", None);
+        (failed.created_at, failed.title.en) = (2_000, "Delivery failed".into());
+        log.append(failed, 0).unwrap();
+        // "Out for delivery", created before the failure, released late (quiet hours).
+        let mut out = note("c:order:1", None);
+        (out.created_at, out.title.en) = (1_000, "Out for delivery".into());
+        assert!(log.append(out, 0).is_none());
+        assert_eq!(log.head(), 1, "no seq spent on what was not stored");
+        let kept = |log: &InboxLog| match log.replay(0, 10, 0) {
+            Replay::Items { items, .. } => items.iter().map(|n| n.title.en.clone()).collect(),
+            Replay::Reset { .. } => Vec::new(),
+        };
+        assert_eq!(kept(&log), ["Delivery failed"]);
+        // Created at the same time or later, it replaces as before.
+        let mut delivered = note("c:order:1", None);
+        (delivered.created_at, delivered.title.en) = (2_000, "Delivered".into());
+        assert_eq!(log.append(delivered, 0).unwrap().superseded, Some(1));
+        assert_eq!(kept(&log), ["Delivered"]);
     }
 
     #[test]
@@ -451,7 +485,7 @@ mod tests {
     fn expired_items_are_dropped_without_reset() {
         let mut log = InboxLog::new(LogConfig::default());
         log.append(note("soon", Some(10)), 0);
-        let a = log.append(note("later", None), 20);
+        let a = log.append(note("later", None), 20).unwrap();
         assert_eq!(a.evicted, vec![1]);
         assert_eq!(seqs(log.replay(0, 10, 20)), vec![2]);
     }
@@ -550,7 +584,10 @@ mod tests {
         // The shell wrote the rows but not the meta (plain appends).
         let mut back = InboxLog::restore(LogConfig::default(), stale, log.items().cloned(), [], []);
         assert_eq!(back.head(), 3);
-        assert_eq!(back.append(note("n3", None), 0).notification.seq, 4);
+        assert_eq!(
+            back.append(note("n3", None), 0).unwrap().notification.seq,
+            4
+        );
     }
 }
 
@@ -568,7 +605,7 @@ mod props {
             let mut log = InboxLog::new(LogConfig { retention, ..Default::default() });
             let mut latest: BTreeMap<String, u64> = BTreeMap::new();
             for id in &ids {
-                let a = log.append(note(&format!("k{id}"), None), 0);
+                let a = log.append(note(&format!("k{id}"), None), 0).unwrap();
                 latest.insert(a.notification.id.clone(), a.notification.seq);
             }
             // What a fully synced client should hold: the newest seq of each id, within retention.

@@ -38,17 +38,23 @@ impl WatchError {
 /// Whether `topic` may be watched next to `topics`: one already watched always may (watching
 /// again is how a client repairs a half-done watch), a new one only below the cap.
 pub fn check(topics: &[String], topic: &str) -> Result<(), WatchError> {
-    if topics.len() >= MAX_WATCHED_TOPICS && !topics.iter().any(|t| t == topic) {
+    if topics.len() >= MAX_WATCHED_TOPICS && !is_watched(topics, topic) {
         return Err(WatchError::TooMany);
     }
     Ok(())
+}
+
+/// Whether `topic` is in `topics`; unwatching one that is not changes nothing and calls no
+/// Topic (each name is a Durable Object at the edge).
+pub fn is_watched(topics: &[String], topic: &str) -> bool {
+    topics.iter().any(|t| t == topic)
 }
 
 /// Adds `topic` to `topics` when [`check`] allows it: `Ok(true)` if it was added, `Ok(false)`
 /// if it was already watched.
 pub fn watch(topics: &mut Vec<String>, topic: &str) -> Result<bool, WatchError> {
     check(topics, topic)?;
-    if topics.iter().any(|t| t == topic) {
+    if is_watched(topics, topic) {
         return Ok(false);
     }
     topics.push(topic.to_owned());
@@ -77,6 +83,7 @@ mod tests {
         assert!(unwatch(&mut topics, "stock:a"));
         assert!(!unwatch(&mut topics, "stock:a"));
         assert_eq!(topics, ["price:b"]);
+        assert!(is_watched(&topics, "price:b") && !is_watched(&topics, "stock:a"));
     }
 
     #[test]

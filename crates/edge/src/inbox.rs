@@ -234,18 +234,21 @@ impl Inbox {
         report
     }
 
-    /// Appends to the log and persists it; returns the frame to send once stored.
+    /// Appends to the log and persists it; returns the frame to send once stored, or `None`
+    /// for an update older than the item it would replace (kept out of the log).
     fn append(
         &self,
         st: &mut Loaded,
         notification: Notification,
         now: Millis,
-    ) -> Result<ServerFrame> {
-        let appended = st.log.append(notification, now);
+    ) -> Result<Option<ServerFrame>> {
+        let Some(appended) = st.log.append(notification, now) else {
+            return Ok(None);
+        };
         store::write_appended(&self.sql(), &appended, &st.log.meta())?;
-        Ok(ServerFrame::Notify {
+        Ok(Some(ServerFrame::Notify {
             notification: appended.notification,
-        })
+        }))
     }
 
     /// Sets the alarm to the router's next wake-up (scheduled, deferred,
@@ -312,7 +315,7 @@ impl Inbox {
                     if let Routed::Deliver { notification } =
                         st.router.submit(submission, &st.prefs, now)
                     {
-                        frames.push(self.append(st, notification, now)?);
+                        frames.extend(self.append(st, notification, now)?);
                     }
                 }
             }
@@ -454,10 +457,13 @@ impl Inbox {
                             topics: st.topics.clone(),
                         },
                     )?;
-                    replay(ws, &st.log, after, now_ms())?;
+                    // Changes first, then the items: a replayed item carries its state now, and
+                    // an older change must not land on a newer item that replaced one under the
+                    // same collapse key (archived on the phone, then "shipped" arrives).
                     for c in st.log.changes_after(changes_after) {
                         send(ws, &changed(c))?;
                     }
+                    replay(ws, &st.log, after, now_ms())?;
                     send(
                         ws,
                         &ServerFrame::Synced {
@@ -466,6 +472,12 @@ impl Inbox {
                     )
                 })?;
                 ws.serialize_attachment(SocketState { live: true })?;
+                // A wake-up left unarmed by a failure after its delivery was stored (the
+                // delivery answers anyway) is armed again when the shopper comes back; armed
+                // already, this costs no storage call.
+                if let Err(e) = self.arm_alarm().await {
+                    worker::console_error!("inbox alarm not armed on hello ({e})");
+                }
             }
             ClientFrame::Mark { ids, state } => self.change_state(|log| log.mark(&ids, state))?,
             ClientFrame::MarkAllRead { before } => {
@@ -503,6 +515,11 @@ impl Inbox {
                 send(ws, &e.to_frame())?;
                 return self.broadcast_topics();
             }
+        } else if !self.with_state(|st| Ok(watches::is_watched(&st.topics, &topic)))? {
+            // Nothing to stop, and no Topic called: every name would be one more stored
+            // Durable Object, made without limit around the cap. (A membership left by a list
+            // write that failed after its Topic call is undone by watching, then unwatching.)
+            return self.broadcast_topics();
         }
         let user = self.user()?;
         let topic_name = format!("topic:{topic}");
@@ -625,7 +642,7 @@ impl DurableObject for Inbox {
             let released = st.router.poll(&st.prefs, now);
             let mut frames = Vec::new();
             for n in released.deliver {
-                frames.push(self.append(st, n, now)?);
+                frames.extend(self.append(st, n, now)?);
             }
             self.save_router(&sql, &st.router)?;
             Ok(frames)

@@ -176,12 +176,13 @@ pub async fn route_events(
         }
     };
     // An id repeated within the batch is the same event sent twice: the later copies are
-    // duplicates here (the Inbox cannot tell them from two outcomes of one event).
+    // duplicates here (the Inbox cannot tell them from two outcomes of one event). Only an
+    // event the rules took counts: one rejected stored nothing, so a corrected copy is new.
     let mut ids_here: std::collections::HashSet<String> =
         std::collections::HashSet::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
         let event = match event {
-            Ok(e) if !ids_here.insert(e.id.clone()) => {
+            Ok(e) if ids_here.contains(&e.id) => {
                 slots.push(Slot::Done(Verdict::Duplicate { id: e.id }));
                 kinds.push(String::new());
                 continue;
@@ -194,14 +195,12 @@ pub async fn route_events(
             }
         };
         kinds.push(event.kind.clone());
-        slots.push(plan_event(
-            rules,
-            event,
-            index,
-            now,
-            &mut per_user,
-            &mut per_topic,
-        ));
+        let id = event.id.clone();
+        let slot = plan_event(rules, event, index, now, &mut per_user, &mut per_topic);
+        if !matches!(slot, Slot::Done(Verdict::Rejected { .. })) {
+            ids_here.insert(id);
+        }
+        slots.push(slot);
     }
     let calls = per_user.into_iter().map(|(user, deliveries)| async move {
         let indexes: Vec<usize> = deliveries.iter().map(|(i, _)| *i).collect();

@@ -160,6 +160,7 @@ impl Center {
             .inbox
             .try_update(|i| i.remove_expired(now))
             .unwrap_or_default();
+        self.follow_toasts();
         if let (Some(store), false) = (self.store(), gone.is_empty()) {
             let ids: Vec<String> = gone.into_iter().map(|n| n.id).collect();
             leptos::task::spawn_local(async move {
@@ -261,15 +262,46 @@ impl Center {
             let ids = inbox.apply_change(ids, state);
             changed = ids.iter().filter_map(|id| inbox.get(id).cloned()).collect();
         });
-        // A toast is for an unread item: read or archived here or elsewhere, it goes.
-        if state != ReadState::Unread
-            && self
-                .toasts
-                .with_untracked(|t| t.iter().any(|n| ids.contains(&n.id)))
-        {
-            self.toasts.update(|t| t.retain(|n| !ids.contains(&n.id)));
-        }
+        self.follow_toasts();
         changed
+    }
+
+    /// Keeps each toast true to its item: a toast stays while the inbox holds its item urgent,
+    /// unread and unexpired, and shows the item's latest text; read, archived, expired,
+    /// removed or replaced in place by a calmer version (a delivery problem followed by
+    /// "delivered"), it goes.
+    fn follow_toasts(&self) {
+        fn current<'a>(
+            inbox: &'a Inbox,
+            toast: &Notification,
+            now: Millis,
+        ) -> Option<&'a Notification> {
+            inbox.get(&toast.id).filter(|n| {
+                n.priority == Priority::Urgent && n.state == ReadState::Unread && !n.is_expired(now)
+            })
+        }
+        let now = now_ms();
+        let stale = self.toasts.with_untracked(|t| {
+            self.inbox.with_untracked(|i| {
+                t.iter()
+                    .any(|toast| current(i, toast, now).is_none_or(|n| n.seq != toast.seq))
+            })
+        });
+        if stale {
+            self.inbox.with_untracked(|i| {
+                self.toasts.update(|t| {
+                    t.retain_mut(|toast| match current(i, toast, now) {
+                        Some(n) => {
+                            if n.seq != toast.seq {
+                                *toast = n.clone();
+                            }
+                            true
+                        }
+                        None => false,
+                    })
+                });
+            });
+        }
     }
 
     /// Takes preferences from the edge, the sheet or IndexedDB; a language the shopper picked
@@ -297,6 +329,7 @@ impl Center {
                 let urgent = notification.priority == Priority::Urgent
                     && notification.state == ReadState::Unread;
                 self.upsert(vec![notification.clone()]);
+                self.follow_toasts();
                 if live {
                     self.announcement.set(format!(
                         "{}: {title}",
@@ -325,6 +358,7 @@ impl Center {
             }
             ServerFrame::Reset { .. } => {
                 self.inbox.set(Inbox::new());
+                self.follow_toasts();
                 // What a follower heard before is history the edge no longer has.
                 self.heard.update_value(Vec::clear);
                 Vec::new()
@@ -366,6 +400,7 @@ impl Center {
         if ids.is_empty() {
             return;
         }
+        self.follow_toasts();
         let changed = self
             .inbox
             .with_untracked(|i| ids.iter().filter_map(|id| i.get(id).cloned()).collect());

@@ -155,7 +155,7 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
     let mut resuming = after > 0;
     let mut batch: Vec<Notification> = Vec::new();
     let mut version_heard: Option<u64> = None;
-    let mut welcome_version: Option<u64> = None;
+    let mut held_version: Option<u64> = None;
     loop {
         let msg = if welcomed {
             // A quiet socket is asked for a pong; none means a dead connection that still
@@ -226,13 +226,17 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         }
         // The newest read-state version heard, saved with the next write of the batch it
         // belongs to (a resume then asks only for changes after it). `welcome` names the
-        // edge's version before the replay and the changes that lead up to it: it counts only
-        // once `synced` says they all arrived, or a socket lost mid-replay would skip them.
+        // edge's version, and the changes of a resume lead up to it (a device long offline
+        // gets a snapshot: several `changed` frames, each with the edge's version): they count
+        // only once `synced` says they all arrived, or a socket lost mid-replay would skip them.
         match &frame {
-            ServerFrame::Welcome { version, .. } => welcome_version = Some(*version),
+            ServerFrame::Welcome { version, .. } => held_version = Some(*version),
+            ServerFrame::Changed { version, .. } if !synced => {
+                held_version = held_version.max(Some(*version));
+            }
             ServerFrame::Changed { version, .. } => version_heard = Some(*version),
             ServerFrame::Synced { .. } => {
-                version_heard = version_heard.max(welcome_version.take());
+                version_heard = version_heard.max(held_version.take());
             }
             _ => {}
         }
@@ -293,18 +297,22 @@ async fn persist(
     last_stored: &mut u64,
 ) {
     let Some(store) = store else { return };
-    if !items.is_empty() {
-        match store.put_all(&items).await {
-            Err(e) => leptos::logging::warn!("tidings: could not save notifications: {e}"),
+    let saved = items.is_empty()
+        || match store.put_all(&items).await {
+            Err(e) => {
+                leptos::logging::warn!("tidings: could not save notifications: {e}");
+                false
+            }
             Ok(()) => {
                 let max = items.iter().map(|n| n.seq).max().unwrap_or(0);
                 if max > *last_stored && store.set_meta_u64("last_seq", max).await.is_ok() {
                     *last_stored = max;
                 }
+                true
             }
-        }
-    }
-    if let Some(v) = version {
+        };
+    // A version whose changes were not saved is not claimed: the next resume asks again.
+    if let (Some(v), true) = (version, saved) {
         let _ = store.set_meta_u64("version", v).await;
     }
 }

@@ -497,6 +497,63 @@ async fn load_more_pages_through_cursor() {
 }
 
 #[wasm_bindgen_test]
+async fn the_last_load_more_hands_the_focus_to_the_first_item_it_brought() {
+    let m = mount(Locale::En);
+    m.center.upsert(
+        (1..=25)
+            .map(|i| note(&format!("e:{i}"), i, &format!("N{i}")))
+            .collect(),
+    );
+    m.open().await;
+    let more = m.q(".tidings-more").unwrap();
+    more.focus().unwrap();
+    more.click();
+    settle().await;
+    gloo_timers::future::TimeoutFuture::new(20).await;
+    assert!(m.q(".tidings-more").is_none(), "the last page is shown");
+    let active = document().active_element().unwrap();
+    assert_eq!(
+        active.text_content().unwrap_or_default(),
+        "N21",
+        "the first item of the new page (newest first: N1..N20, then N21..N25) has the focus"
+    );
+    // Still inside the dialog: Escape closes it and the focus returns to the bell.
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Escape");
+    init.set_bubbles(true);
+    let esc = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    active.dispatch_event(&esc).unwrap();
+    settle().await;
+    assert!(m.q(".tidings-panel").is_none());
+    assert!(document()
+        .active_element()
+        .unwrap()
+        .class_list()
+        .contains("tidings-bell"));
+}
+
+#[wasm_bindgen_test]
+async fn a_panel_closed_on_its_preferences_reopens_on_the_list_with_the_focus_inside() {
+    let m = mount(Locale::En);
+    m.center.upsert(vec![note("e:1", 1, "Shipped")]);
+    m.open().await;
+    m.q(".tidings-prefs-open").unwrap().click();
+    settle().await;
+    assert!(
+        m.q(".tidings-search").is_none(),
+        "the sheet replaces the list"
+    );
+    m.center.close_panel();
+    settle().await;
+    m.open().await;
+    let search = m.q(".tidings-search").expect("the list, not the sheet");
+    assert_eq!(
+        document().active_element().unwrap(),
+        *search.unchecked_ref::<web_sys::Element>()
+    );
+}
+
+#[wasm_bindgen_test]
 async fn urgent_item_raises_dismissable_toast_when_live() {
     let m = mount(Locale::En);
     m.center.on_frame(ServerFrame::Synced { head: 0 });
@@ -1037,6 +1094,48 @@ async fn a_toast_goes_when_its_item_is_read_here_or_elsewhere() {
     });
     settle().await;
     assert!(toasts().is_empty());
+    assert!(m.q(".tidings-toast").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_toast_follows_its_item_when_it_is_replaced_in_place_or_all_is_read() {
+    let m = mount(Locale::En);
+    m.center.on_frame(ServerFrame::Synced { head: 0 });
+    let mut failed = note("c:order:1", 1, "Delivery problem with order #1");
+    failed.priority = Priority::Urgent;
+    m.feed(failed);
+    let mut alert = note("c:alert:1", 2, "Alert: error rate");
+    alert.priority = Priority::Urgent;
+    m.feed(alert.clone());
+    settle().await;
+    assert_eq!(m.all(".tidings-toast").len(), 2);
+    // Still urgent, new text: the toast shows the new text.
+    alert.seq = 3;
+    alert.title.en = "Alert: error rate higher".into();
+    m.feed(alert);
+    settle().await;
+    let texts = || {
+        m.all(".tidings-toast")
+            .iter()
+            .map(|t| t.text_content().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        texts().iter().any(|t| t.contains("error rate higher")),
+        "{:?}",
+        texts()
+    );
+    assert!(!texts()
+        .iter()
+        .any(|t| t.contains("error rate") && !t.contains("higher")));
+    // Replaced in place by a calmer version ("delivered"): its toast goes.
+    m.feed(note("c:order:1", 4, "Order #1 delivered"));
+    settle().await;
+    assert_eq!(texts().len(), 1, "{:?}", texts());
+    assert!(!texts()[0].contains("Delivery problem"));
+    // "Mark all read" takes the rest, offline too.
+    m.center.mark_all_read();
+    settle().await;
     assert!(m.q(".tidings-toast").is_none());
 }
 

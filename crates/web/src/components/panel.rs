@@ -115,6 +115,37 @@ pub fn Panel(
 
     let panel = NodeRef::<html::Div>::new();
     let search = NodeRef::<html::Input>::new();
+    // A closed panel reopens on its list, with the search box to take the focus, whatever
+    // sheet it was closed on.
+    Effect::new(move |_| {
+        if !center.open.get() {
+            show_prefs.set(false);
+        }
+    });
+    // "Load more" goes with the last page: the focus it held moves to the first item that
+    // page brought (the dialog meanwhile), not to the page's body, where Escape and the Tab
+    // trap no longer reach it.
+    let load_last = move |before: usize| {
+        let Some(div) = panel.get_untracked() else {
+            return;
+        };
+        let _ = div.focus();
+        set_timeout(
+            move || {
+                let first_new = div
+                    .query_selector_all(".tidings-list > li")
+                    .ok()
+                    .and_then(|items| items.item(before as u32))
+                    .and_then(|li| li.dyn_into::<web_sys::Element>().ok())
+                    .and_then(|li| li.query_selector(".tidings-title").ok().flatten())
+                    .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok());
+                if let Some(title) = first_new {
+                    let _ = title.focus();
+                }
+            },
+            std::time::Duration::ZERO,
+        );
+    };
     // When the panel opens, focus moves into it (the search box).
     Effect::new(move |_| {
         if let Some(input) = search.get() {
@@ -299,7 +330,13 @@ pub fn Panel(
                         <p class="tidings-empty">{tr(locale, Text::Empty)}</p>
                     </Show>
                     <Show when=has_more>
-                        <button type="button" class="tidings-more" on:click=move |_| load_more()>
+                        <button type="button" class="tidings-more" on:click=move |_| {
+                            let before = listed.with_untracked(|(items, _)| items.len());
+                            load_more();
+                            if !listed.with_untracked(|(_, more)| *more) {
+                                load_last(before);
+                            }
+                        }>
                             {tr(locale, Text::LoadMore)}
                         </button>
                     </Show>
