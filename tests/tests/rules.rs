@@ -338,3 +338,64 @@ async fn a_notification_too_large_is_refused_and_one_the_storage_refuses_is_neve
         "the refused delivery took no seq: {page}"
     );
 }
+
+/// One event, two rules: its customer hears of it directly, and its product's watchers
+/// through the topic.
+const TWO_ROUTES: &str = r#"
+[[rule]]
+name = "to-the-customer"
+on = "product.note"
+to = "user:{user_id}"
+category = "order"
+title.en = "About your order: {data.text}"
+title.zh = "关于您的订单：{data.text}"
+
+[[rule]]
+name = "to-the-watchers"
+on = "product.note"
+to = "topic:stock:{data.sku}"
+category = "stock"
+title.en = "About {data.sku}: {data.text}"
+title.zh = "关于 {data.sku}：{data.text}"
+"#;
+
+#[tokio::test]
+async fn one_event_reaching_a_shopper_directly_and_through_a_topic_arrives_both_ways() {
+    let edge = Edge::start_with_vars(&[("TIDINGS_RULES", TWO_ROUTES)]).await;
+    let mut socket = edge.connect("nora").await;
+    socket.hello(0).await;
+    socket
+        .send(json!({"type": "watch", "topic": "stock:sku-9"}))
+        .await;
+    assert!(matches!(socket.next().await, ServerFrame::Topics { .. }));
+    let note = json!([{"id": "pn-1", "type": "product.note", "occurred_at": now_secs(),
+                       "user_id": "nora", "data": {"sku": "sku-9", "text": "ships Monday"}}]);
+    let (status, body) = edge.post_events(note.clone()).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (202, Some(1)),
+        "{body}"
+    );
+    let mut titles = Vec::new();
+    while let Some(n) = next_notify_within(&mut socket, Duration::from_secs(3)).await {
+        titles.push(n.title.en);
+    }
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "About sku-9: ships Monday",
+            "About your order: ships Monday"
+        ]
+    );
+    // The producer's retry is a duplicate on both routes: nothing arrives twice.
+    let (status, body) = edge.post_events(note).await;
+    assert_eq!(
+        (status, body["duplicates"].as_u64()),
+        (202, Some(1)),
+        "{body}"
+    );
+    assert!(next_notify_within(&mut socket, Duration::from_millis(1500))
+        .await
+        .is_none());
+}

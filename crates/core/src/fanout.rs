@@ -7,6 +7,15 @@
 
 use std::collections::HashSet;
 
+/// The id a delivery through `route` (a topic or segment object's name, `topic:stock:sku-1`)
+/// is de-duplicated by, in the Topic and in each member's Inbox: the event's id and the route.
+/// A producer's retry of the event takes the same route, so it stays a duplicate; the same
+/// event reaching a shopper by another route too (one rule to `user:…`, another to a topic
+/// they watch) is a different delivery, and both arrive.
+pub fn route_key(event_id: &str, route: &str) -> String {
+    format!("{event_id}@{route}")
+}
+
 /// What each member is owed: `(member, indexes into events)`, members owed nothing left out,
 /// in the order of `members`. `reached` holds the `(event id, member)` pairs that earlier tries
 /// delivered.
@@ -33,6 +42,16 @@ pub fn owed<'a>(
 mod tests {
     use super::*;
     use crate::testing::test;
+
+    #[test]
+    fn a_route_key_tells_routes_apart_and_repeats_for_a_retry() {
+        let direct = "e-1";
+        let topic = route_key("e-1", "topic:stock:a");
+        assert_ne!(topic, direct);
+        assert_ne!(topic, route_key("e-1", "segment:all"));
+        assert_ne!(topic, route_key("e-2", "topic:stock:a"));
+        assert_eq!(topic, route_key("e-1", "topic:stock:a"));
+    }
 
     fn members(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("u{i}")).collect()

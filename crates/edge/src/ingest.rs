@@ -312,14 +312,22 @@ fn plan_event(
     let applied = rules.apply(&event, now);
     let mut routed = false;
     for outcome in applied.outcomes {
-        let target = match &outcome.audience {
-            Audience::User(user) => per_user.entry(user.clone()),
-            Audience::Topic(topic) => per_topic.entry(format!("topic:{topic}")),
-            Audience::Segment(segment) => per_topic.entry(format!("segment:{segment}")),
+        let route = match &outcome.audience {
+            Audience::User(user) => {
+                let user = user.clone();
+                let delivery = Delivery::from_outcome(&event, outcome);
+                per_user.entry(user).or_default().push((index, delivery));
+                routed = true;
+                continue;
+            }
+            Audience::Topic(topic) => format!("topic:{topic}"),
+            Audience::Segment(segment) => format!("segment:{segment}"),
         };
-        target
-            .or_default()
-            .push((index, Delivery::from_outcome(&event, outcome)));
+        // Through a topic the event is told apart by its route too: a shopper it reaches
+        // directly and through a topic they watch gets both, not the first only.
+        let mut delivery = Delivery::from_outcome(&event, outcome);
+        delivery.event_id = tidings_core::fanout::route_key(&event.id, &route);
+        per_topic.entry(route).or_default().push((index, delivery));
         routed = true;
     }
     // Nobody to tell (say, a shopper's event without `user_id`) is the sender's to fix.
