@@ -93,6 +93,15 @@ try {
   await page.locator(".tidings-item[data-id='e:rs-250'] .tidings-toggle").click({ timeout: 10000 });
   const marked = await until(() => sockets[1]?.frames.some((f) => f.type === 'mark'), 10000);
   check(marked, 'the mark went out on the second socket', JSON.stringify(sockets[1]?.frames.map((f) => f.type)));
+  const framesAfterMark = () => {
+    const frames = sockets[1]?.frames ?? [];
+    return frames.slice(frames.findIndex((f) => f.type === 'mark') + 1);
+  };
+  await until(() => framesAfterMark().length > 0, 5000);
+  const afterMark = framesAfterMark();
+  check(afterMark?.[0]?.type === 'ping' && afterMark[0].handled === true,
+    'followed by the ping the Inbox answers itself (not the heartbeat text the runtime answers before the mark is handled)',
+    JSON.stringify(afterMark));
   const third = await until(() => sockets[2]?.frames.some((f) => f.type === 'mark'), 20000);
   const resent = sockets[2]?.frames.find((f) => f.type === 'mark');
   check(third && resent.ids.includes('e:rs-250') && resent.state === 'read',

@@ -305,6 +305,45 @@ async fn a_resumed_device_keeps_a_newer_item_that_replaced_one_archived_elsewher
 }
 
 #[tokio::test]
+async fn the_handled_ping_is_answered_after_the_frames_before_it() {
+    let edge = Edge::start().await;
+    edge.post_events(json!([shipped("hp-1", "hugo", 1)])).await;
+    let mut socket = edge.connect("hugo").await;
+    let (_, items) = socket.hello(0).await;
+    // What a center's outbox sends on reconnect: a watch (whose Topic call the Inbox awaits,
+    // letting other frames in meanwhile), a mark, then the ping whose pong empties the outbox.
+    socket
+        .send(json!({"type": "watch", "topic": "stock:sku-hp"}))
+        .await;
+    socket
+        .send(json!({"type": "mark", "ids": [items[0].id], "state": "read"}))
+        .await;
+    socket
+        .send(
+            serde_json::from_str::<serde_json::Value>(tidings_core::protocol::HANDLED_PING)
+                .unwrap(),
+        )
+        .await;
+    let mut heard = Vec::new();
+    while let Some(f) = socket.next_within(Duration::from_secs(3)).await {
+        heard.push(match f {
+            ServerFrame::Topics { .. } => "topics",
+            ServerFrame::Changed { .. } => "changed",
+            ServerFrame::Pong => "pong",
+            _ => "other",
+        });
+        if heard.last() == Some(&"pong") {
+            break;
+        }
+    }
+    assert_eq!(heard.last(), Some(&"pong"), "{heard:?}");
+    assert!(
+        heard.contains(&"topics") && heard.contains(&"changed"),
+        "{heard:?}"
+    );
+}
+
+#[tokio::test]
 async fn scheduled_reminders_are_released_by_the_alarm_or_cancelled() {
     let edge = Edge::start().await;
     let mut socket = edge.connect("ivy").await;

@@ -317,7 +317,13 @@ impl<'a> Json<'a> {
         match self {
             // As `serde_json` reads it, so a condition sees the value a `Value` would hold.
             Json::Number(n) => serde_json::from_str::<serde_json::Number>(n).ok()?.as_f64(),
-            Json::String(s) => s.text().trim().parse().ok(),
+            // A number written as text; "NaN" and "inf" parse as floats but are no amount.
+            Json::String(s) => s
+                .text()
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite()),
             _ => None,
         }
     }
@@ -850,6 +856,16 @@ mod tests {
         assert_eq!(d.get("a").unwrap().to_text(), "last");
         assert_eq!(d.get("n").unwrap().to_text(), "19.5");
         assert_eq!(d.get("n").unwrap().as_f64(), Some(19.5));
+        let odd = Data::parse(r#"{"nan": "NaN", "inf": " inf", "big": "1e400", "ok": " 42.5 "}"#)
+            .unwrap();
+        for k in ["nan", "inf", "big"] {
+            assert_eq!(
+                odd.get(k).unwrap().as_f64(),
+                None,
+                "{k} is no number a condition compares"
+            );
+        }
+        assert_eq!(odd.get("ok").unwrap().as_f64(), Some(42.5));
         assert_eq!(d.get("i").unwrap().to_text(), "-3");
         assert_eq!(d.get("b").unwrap(), Json::Bool(true));
         assert_eq!(d.get("z").unwrap(), Json::Null);
@@ -986,7 +1002,7 @@ mod props {
             if let (Some(j), Some(w)) = (got, want) {
                 prop_assert_eq!(j.as_f64(), match w {
                     Value::Number(n) => n.as_f64(),
-                    Value::String(s) => s.trim().parse().ok(),
+                    Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
                     _ => None,
                 });
             }

@@ -18,6 +18,13 @@ pub const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
 /// Most ids in one `mark` frame.
 pub const MAX_MARK_IDS: usize = 1000;
 
+/// A `ping` the Inbox answers itself, after the frames sent before it on the socket, where the
+/// heartbeat's exact text ([`ClientFrame::Ping`]) is answered by the runtime at once, without
+/// waking the Inbox and so before it has handled what came first. The center sends this one
+/// after its outbox's frames: its `pong` means the Inbox handled them, and only then do they
+/// leave the outbox. It decodes as [`ClientFrame::Ping`] (the extra field is ignored).
+pub const HANDLED_PING: &str = r#"{"type":"ping","handled":true}"#;
+
 /// Frames a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -252,6 +259,12 @@ mod tests {
             ClientFrame::decode(r#"{"type":"ping"}"#).unwrap(),
             ClientFrame::Ping
         );
+        // The ping answered after what came before: a ping, but not the heartbeat's text.
+        assert_eq!(
+            ClientFrame::decode(HANDLED_PING).unwrap(),
+            ClientFrame::Ping
+        );
+        assert_ne!(HANDLED_PING, ClientFrame::Ping.encode());
     }
 
     #[test]

@@ -493,7 +493,13 @@ impl Inbox {
             ClientFrame::Watch { topic } | ClientFrame::Unwatch { topic } if topic.is_empty() => {}
             ClientFrame::Watch { topic } => self.watch(ws, topic, true).await?,
             ClientFrame::Unwatch { topic } => self.watch(ws, topic, false).await?,
-            ClientFrame::Ping => send(ws, &ServerFrame::Pong)?,
+            ClientFrame::Ping => {
+                // Only a ping the runtime did not answer itself arrives here: the center's
+                // `HANDLED_PING`, whose pong says the frames before it were handled. A watch
+                // before it may still await its Topic (the runtime lets frames in meanwhile).
+                let _after_watches = self.watching.lock().await;
+                send(ws, &ServerFrame::Pong)?
+            }
         }
         Ok(())
     }

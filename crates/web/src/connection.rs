@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::prelude::*;
 use tidings_core::notification::Notification;
-use tidings_core::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use tidings_core::protocol::{ClientFrame, ServerFrame, HANDLED_PING, PROTOCOL_VERSION};
 
 use crate::center::{Center, Status};
 use crate::embed::{socket_url, Options};
@@ -111,7 +111,7 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
     let writer_acks = acks.clone();
     let writer_store = store.clone();
     leptos::task::spawn_local(async move {
-        let ping = ClientFrame::Ping.encode();
+        let heartbeat = ClientFrame::Ping.encode();
         let write = async move {
             while let Some(text) = rx.next().await {
                 let mut out = Vec::new();
@@ -129,12 +129,16 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
                     if out.is_empty() {
                         continue;
                     }
-                    out.push(ping.clone());
+                    out.push(HANDLED_PING.to_owned());
+                } else if text == heartbeat && !writer_acks.borrow().pings.is_empty() {
+                    // Pongs are matched to pings in order: while one answered by the Inbox is
+                    // awaited, a heartbeat's (answered by the runtime at once) would overtake it.
+                    out.push(HANDLED_PING.to_owned());
                 } else {
                     out.push(text);
                 }
                 for text in out {
-                    if text == ping {
+                    if text == heartbeat || text == HANDLED_PING {
                         // The keys sent before this ping leave the outbox with its pong.
                         let mut acks = writer_acks.borrow_mut();
                         let keys = std::mem::take(&mut acks.since_ping);
@@ -277,7 +281,8 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
 }
 
 /// The outbox frames a session's socket has sent, by IndexedDB key: each leaves the outbox
-/// when the edge answers the `ping` sent after it (it handles a socket's frames in order).
+/// when the Inbox answers the [`HANDLED_PING`] sent after it (it handles a socket's frames in
+/// order, and answers that ping itself, not through the runtime's heartbeat auto-response).
 #[derive(Default)]
 struct Acks {
     /// Keys sent on this socket and not yet removed (never sent twice on one socket).

@@ -513,9 +513,16 @@ fn inventory_level(
             ))
         }
     }
+    let product = cx.recall(&format!("shopify:inventory:{item}:product"));
+    let title = product
+        .as_ref()
+        .and_then(|p| cx.recall(&format!("shopify:product:{p}:title")));
     let mut data = Data::new(Platform::Shopify);
     data.str("inventory_item_id", Some(item.clone()))
         .str("location_id", location.clone())
+        .str("sku", cx.recall(&format!("shopify:inventory:{item}:sku")))
+        .str("product_id", product)
+        .str("product_title", title)
         .int("available", Some(available))
         .int("previous_available", previous);
     let occurred = time_at(body, &["updated_at"]).unwrap_or(cx.now());
@@ -563,6 +570,18 @@ fn product(d: &Delivery<'_>, body: &Value, cx: &mut Cx<'_>) -> Result<Vec<Event>
     let mut events = Vec::new();
     let mut seen = 0usize;
     for v in variants {
+        // What an inventory level webhook lacks (it names only the inventory item): the
+        // product and SKU it stocks, so a restock reaches the watchers of `stock:<sku>` with
+        // a link to the product.
+        if let Some(item) = id_at(v, "inventory_item_id") {
+            cx.remember(
+                format!("shopify:inventory:{item}:product"),
+                product_id.clone(),
+            );
+            if let Some(sku) = text_at(v, "sku").filter(|s| !s.trim().is_empty()) {
+                cx.remember(format!("shopify:inventory:{item}:sku"), sku);
+            }
+        }
         let (Some(vid), Some(price)) = (id_at(v, "id"), super::amount_at(v, "price")) else {
             continue;
         };
@@ -879,6 +898,69 @@ mod tests {
             ("wrong size".into(), "929361472".into())
         );
         assert_eq!(d(&e, "items.0.sku"), "IPOD2008RED");
+    }
+
+    #[test]
+    fn a_restock_after_the_products_update_reaches_the_skus_watchers_with_a_link() {
+        let mut mem = BTreeMap::new();
+        apply(&mut mem, &shopify("products/update", PRODUCT, &[]).unwrap());
+        mem.insert(
+            "shopify:inventory:808950810:655441491:available".to_owned(),
+            "0".to_owned(),
+        );
+        let borrowed: Vec<(&str, &str)> =
+            mem.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let e = one(shopify("inventory_levels/update", INVENTORY, &borrowed));
+        assert_eq!(
+            (d(&e, "sku"), d(&e, "product_id"), d(&e, "product_title")),
+            (
+                "Updating the Product SKU".into(),
+                "632910392".into(),
+                "Updated Product Title".into()
+            )
+        );
+        let applied = crate::rules::RuleSet::default_rules().apply(&e, 0);
+        assert!(applied.errors.is_empty(), "{:?}", applied.errors);
+        let n = applied
+            .outcomes
+            .iter()
+            .find_map(|o| o.notification.as_ref())
+            .expect("a restock notification");
+        assert_eq!(n.link.as_deref(), Some("/products/632910392"));
+        assert!(
+            n.title.en.starts_with("Updated Product Title"),
+            "{:?}",
+            n.title
+        );
+        assert!(
+            applied.outcomes.iter().any(|o| o.audience
+                == crate::route::Audience::Topic("stock:Updating the Product SKU".into())),
+            "{:?}",
+            applied
+                .outcomes
+                .iter()
+                .map(|o| &o.audience)
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_restock_of_an_item_no_products_update_named_still_notifies() {
+        let key = "shopify:inventory:808950810:655441491:available";
+        let e = one(shopify("inventory_levels/update", INVENTORY, &[(key, "0")]));
+        let applied = crate::rules::RuleSet::default_rules().apply(&e, 0);
+        assert!(applied.errors.is_empty(), "{:?}", applied.errors);
+        let n = applied
+            .outcomes
+            .iter()
+            .find_map(|o| o.notification.as_ref())
+            .expect("a restock notification");
+        assert_eq!(n.link.as_deref(), Some("/products/"));
+        assert!(
+            n.title.en.starts_with("An item you're watching"),
+            "{:?}",
+            n.title
+        );
     }
 
     #[test]

@@ -144,17 +144,31 @@ fn money(object: &Value, minor: Option<i64>) -> (Option<String>, Option<String>)
     (amount, currency.map(|c| c.to_ascii_uppercase()))
 }
 
+/// The id an order is known by when the store sets no `metadata.order_id`: its PaymentIntent,
+/// the one id a Checkout Session, the PaymentIntent itself and a Charge of it (refunded later)
+/// all carry, so one order keeps one collapse key, link and number across them; else the
+/// object's own id.
+fn order_ref(object: &Value) -> Option<String> {
+    if text_at(object, "object").as_deref() == Some("payment_intent") {
+        return id_at(object, "id");
+    }
+    id_at(object, "payment_intent").or_else(|| id_at(object, "id"))
+}
+
 fn base(object: &Value) -> Data {
     let mut data = Data::new(Platform::Stripe);
     // Stripe knows no order numbers: without `metadata.order_number` the
-    // shopper sees a short reference derived from the object id, so copy
+    // shopper sees a short reference derived from the order's id, so copy
     // such as "Order #4F2A9C1B is confirmed" always renders.
-    data.str("order_id", text_at(object, "metadata.order_id"))
-        .str(
-            "order_number",
-            text_at(object, "metadata.order_number")
-                .or_else(|| id_at(object, "id").map(|id| short_ref(&id))),
-        );
+    let order = order_ref(object);
+    data.str(
+        "order_id",
+        text_at(object, "metadata.order_id").or_else(|| order.clone()),
+    )
+    .str(
+        "order_number",
+        text_at(object, "metadata.order_number").or_else(|| order.map(|id| short_ref(&id))),
+    );
     data
 }
 
@@ -270,14 +284,10 @@ fn checkout(session: &Value) -> Result<Data, Rejection> {
     };
     let (total, currency) = money(&currency_holder, minor);
     data.str(
-        "order_id",
-        text_at(session, "metadata.order_id").or_else(|| id_at(session, "id")),
-    )
-    .str(
         "order_number",
         text_at(session, "metadata.order_number")
             .or_else(|| text_at(session, "client_reference_id"))
-            .or_else(|| id_at(session, "id").map(|id| short_ref(&id))),
+            .or_else(|| order_ref(session).map(|id| short_ref(&id))),
     )
     .str("total", total)
     .str("currency", currency)
@@ -325,6 +335,51 @@ mod tests {
     }
 
     /// The fixture with `data.object.metadata.tidings_user` set to `u42`.
+    /// `body` with only a shopper in its metadata (no order id or number), as many stores send.
+    fn shopper_only(body: &[u8]) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_slice(body).unwrap();
+        v["data"]["object"]["metadata"] = serde_json::json!({"tidings_user": "u42"});
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn without_order_metadata_every_payment_event_still_notifies_under_one_order() {
+        let rules = crate::rules::RuleSet::default_rules();
+        let mut refunded: serde_json::Value = serde_json::from_slice(REFUNDED).unwrap();
+        refunded["data"]["object"]["payment_intent"] = "pi_shared".into();
+        let mut failed: serde_json::Value = serde_json::from_slice(FAILED).unwrap();
+        failed["data"]["object"]["id"] = "pi_shared".into();
+        let mut orders = Vec::new();
+        for body in [
+            shopper_only(CHECKOUT),
+            shopper_only(SUCCEEDED),
+            shopper_only(&serde_json::to_vec(&failed).unwrap()),
+            shopper_only(&serde_json::to_vec(&refunded).unwrap()),
+        ] {
+            let e = one(stripe(&body));
+            let applied = rules.apply(&e, 0);
+            assert!(
+                applied.errors.is_empty(),
+                "{}: {:?}",
+                e.kind,
+                applied.errors
+            );
+            assert!(
+                applied.outcomes.iter().any(|o| o.notification.is_some()),
+                "{} notifies",
+                e.kind
+            );
+            orders.push((e.kind.clone(), d(&e, "order_id"), d(&e, "order_number")));
+        }
+        // The failed payment and the refund of a charge of that payment are one order.
+        assert_eq!(orders[2].1, "pi_shared", "{orders:?}");
+        assert_eq!(
+            (&orders[3].1, &orders[3].2),
+            (&orders[2].1, &orders[2].2),
+            "{orders:?}"
+        );
+    }
+
     fn addressed(body: &[u8]) -> Vec<u8> {
         let mut v: serde_json::Value = serde_json::from_slice(body).unwrap();
         v["data"]["object"]["metadata"] =
@@ -419,10 +474,9 @@ mod tests {
             (d(&e, "first_item"), d(&e, "item_count")),
             ("t-shirt".into(), "2".into())
         );
-        assert_eq!(
-            d(&e, "order_id"),
-            "cs_test_SI8yz61JCZ4gxd7Z5oGfQSn9ZbubC6SZF3bJTxvy2PVqSd3dzbDV1kyd"
-        );
+        // Without metadata the order is known by its PaymentIntent (as its refund will be).
+        assert_eq!(d(&e, "order_id"), "pi_1GqFpCAlCFm536g8HsBSvSEt");
+        assert_eq!(d(&e, "order_number"), "#HSBSVSET");
         // metadata.tidings_user wins over the customer.
         assert_eq!(
             one(stripe(&addressed(CHECKOUT))).user_id.as_deref(),

@@ -201,7 +201,13 @@ fn order(
                 format!("order {id} is a checkout draft, not a placed order"),
             ));
         }
-        Some("order.created")
+        // WooCommerce builds the payload when it sends it: an order whose payment failed at
+        // checkout is already `failed` here, and is no order to thank the shopper for.
+        if status == "failed" {
+            status_kind(&status)
+        } else {
+            Some("order.created")
+        }
     } else if previous.as_deref() == Some(status.as_str()) {
         None
     } else {
@@ -343,7 +349,12 @@ fn build(
                 .set("fully_refunded", Value::Bool(true));
         }
         if kind == "payment.failed" {
-            data_k.str("payment_method", text_at(o, "payment_method_title"));
+            data_k
+                .str("payment_method", text_at(o, "payment_method_title"))
+                .str(
+                    "amount",
+                    super::amount_at(o, "total").map(|a| a.to_string()),
+                );
         }
         events.push(event(
             base_id.clone(),
@@ -503,6 +514,48 @@ mod tests {
             v["customer_id"] = 17.into();
         }
         serde_json::to_vec(&v).unwrap()
+    }
+
+    /// `body` (a wc/v3 order) registered and in `status`.
+    fn in_status(body: &[u8], status: &str) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_slice(&registered(body, false)).unwrap();
+        v["status"] = status.into();
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn a_failed_payment_notifies_with_its_amount_when_created_or_updated() {
+        let rules = crate::rules::RuleSet::default_rules();
+        let created = one(woo(
+            "order.created",
+            None,
+            &in_status(CREATED, "failed"),
+            &[],
+        ));
+        let updated = one(woo(
+            "order.updated",
+            None,
+            &in_status(UPDATED, "failed"),
+            &[("woocommerce:order:727:status", "processing")],
+        ));
+        for e in [created, updated] {
+            assert_eq!(
+                e.kind, "payment.failed",
+                "no thanks for an order whose payment failed"
+            );
+            assert!(!d(&e, "amount").is_empty(), "{:?}", e.data);
+            let applied = rules.apply(&e, 0);
+            assert!(applied.errors.is_empty(), "{:?}", applied.errors);
+            assert!(applied.outcomes.iter().any(|o| o.notification.is_some()));
+        }
+        // Placed and awaiting payment is still an order to thank the shopper for.
+        let pending = one(woo(
+            "order.created",
+            None,
+            &in_status(CREATED, "pending"),
+            &[],
+        ));
+        assert_eq!(pending.kind, "order.created");
     }
 
     #[test]
