@@ -574,12 +574,15 @@ impl WindowedLatency {
         sketch.record(latency_ms);
     }
 
-    /// Every latency recorded in the last `window` (whole minutes, up to and
-    /// including the current one; at most an hour), merged into one sketch.
+    /// Every latency recorded in the last `window` (at most an hour), merged into one sketch.
+    /// Latencies are kept per calendar minute, so the window takes in the whole minute it
+    /// starts in: at least `window`, at most a minute more. (Counting only whole minutes up to
+    /// the current one would leave a one-minute window empty at every minute's start, and an
+    /// alert on it flapping.)
     pub fn over(&self, window: Millis, now: Millis) -> LatencySketch {
         let end = now.div_euclid(MINUTE);
-        let k = ceil_div(window, MINUTE).clamp(1, MINUTE_BUCKETS as i64);
-        let start = end.saturating_sub(k - 1);
+        let k = ceil_div(window, MINUTE).clamp(1, MINUTE_BUCKETS as i64 - 1);
+        let start = end.saturating_sub(k);
         let mut merged = LatencySketch::new();
         for (stamp, sketch) in &self.slots {
             if stamp.is_some_and(|m| (start..=end).contains(&m)) {
@@ -1156,10 +1159,15 @@ mod tests {
             }
         }
         let now = 9 * MINUTE + 30 * SECOND;
+        // The last five minutes began in minute 4: minutes 4 to 9.
         let last5 = w.over(5 * MINUTE, now);
-        assert_eq!(last5.count(), 50);
-        assert_eq!(last5.min_ms(), Some(60.0));
+        assert_eq!(last5.count(), 60);
+        assert_eq!(last5.min_ms(), Some(50.0));
         assert_eq!(w.quantile(1.0, MINUTE, now), Some(100.0));
+        // Just after a minute begins, the last minute is still the one before, not nothing.
+        let just_after = 10 * MINUTE + SECOND;
+        assert_eq!(w.over(MINUTE, just_after).count(), 10);
+        assert_eq!(w.quantile(0.5, MINUTE, just_after), Some(100.0));
         assert_eq!(w.over(HOUR_FOR_TESTS, now).count(), 100);
         // An hour on, the old minutes are gone; a stale record is ignored.
         let later = now + HOUR_FOR_TESTS;
