@@ -69,9 +69,9 @@
 //! | `order.shipment_cancelled` | Shopify `fulfillments/update` with `status: cancelled` | as `order.shipped` |
 //! | `order.completed` | WooCommerce → `completed` (the merchant closed the order: usually *shipped*, not necessarily delivered, hence not `order.delivered`) | order fields |
 //! | `order.refunded` | Shopify `refunds/create`; Stripe `charge.refunded`; WooCommerce → `refunded`, or a grown `refunds[]` total | `order_id`, `order_number`, `amount` (this refund), `currency`, `reason`, `refund_id`, `fully_refunded` (bool, Stripe/WooCommerce), `payment_id` (Stripe), `items` (Shopify) |
-//! | `payment.succeeded` | Stripe `payment_intent.succeeded` | `payment_id`, `amount`, `currency`, `order_id`/`order_number` (from metadata), `receipt_url` |
-//! | `payment.failed` | Stripe `payment_intent.payment_failed`; WooCommerce → `failed` | `payment_id`, `amount`, `currency`, `reason` (`last_payment_error.message`), `failure_code`; order fields for WooCommerce |
-//! | `inventory.restocked` | Shopify `inventory_levels/update` (available ≤ 0 → > 0); WooCommerce `product.updated` (`stock_status` → `instock`) | Shopify: `inventory_item_id`, `location_id`, `available`, `previous_available`; WooCommerce: `product_id`, `product_title`, `sku`, `url`, `image_url` |
+//! | `payment.succeeded` | Stripe `payment_intent.succeeded` | `payment_id`, `amount`, `currency`, `order_id`/`order_number` (from metadata, else the PaymentIntent's id and its last 8 characters: one order by the id its Checkout Session, PaymentIntent and Charges share), `receipt_url` |
+//! | `payment.failed` | Stripe `payment_intent.payment_failed`; WooCommerce → `failed` (also an `order.created` already `failed`) | `payment_id`, `amount`, `currency`, `reason` (`last_payment_error.message`), `failure_code`, `order_id`/`order_number` as for `payment.succeeded`; order fields and `amount` (the order's total) for WooCommerce |
+//! | `inventory.restocked` | Shopify `inventory_levels/update` (available ≤ 0 → > 0); WooCommerce `product.updated` (`stock_status` → `instock`) | Shopify: `inventory_item_id`, `location_id`, `available`, `previous_available`, and the `product_id`, `sku` and `product_title` a `products/update` named for the item (subscribe to it: the storefront's watchers follow `stock:<sku>`); WooCommerce: `product_id`, `product_title`, `sku`, `url`, `image_url` |
 //! | `product.price_dropped` | Shopify `products/update` (per variant); WooCommerce `product.updated` | `product_id`, `variant_id` (Shopify), `product_title`, `variant_title`, `sku`, `old_price`, `new_price`, `compare_at_price` / `regular_price`, `url` (WooCommerce), `image_url` |
 //!
 //! # Memory keys
@@ -82,6 +82,7 @@
 //! | `shopify:fulfillment:<id>:notified` | last shipping type sent (`order.in_transit`, `order.shipped\|<tracking>`) | shipping events: Shopify sends both `fulfillment_events/create` and `fulfillments/update` for one carrier scan; the second is `not_notifiable` |
 //! | `shopify:inventory:<item>:<location>:available` | last `available` | `inventory_levels/update` |
 //! | `shopify:variant:<id>:price` / `shopify:product:<id>:title` | last price / title | `products/update` |
+//! | `shopify:inventory:<item>:product` / `:sku` | the product and SKU a variant's inventory item stocks | `products/update` |
 //! | `woocommerce:order:<id>:status` / `:refunded` | last status / refunded total | `order.created`, `order.updated` |
 //! | `woocommerce:product:<id>:price` / `:stock` | last price / `stock_status` | `product.updated` |
 //!
