@@ -88,7 +88,8 @@ impl Audience {
 }
 
 /// At most `limit` notifications per `per` milliseconds per recipient (and
-/// per rule); the rest fold into one digest item.
+/// per rule, and per collapse key when the rule has one); the rest fold into one
+/// digest item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Throttle {
     /// How many may pass in one window.

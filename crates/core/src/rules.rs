@@ -27,7 +27,7 @@
 //! delay = "1h"                      # or deliver_at = "data.send_at" (RFC 3339 or unix seconds)
 //! cancel_key = "cart:{data.cart_id}" # a later event may cancel the delayed item by this key
 //! cancels = ["cart:{data.cart_id}"]  # keys of pending items this event cancels
-//! throttle = "1 per 6h per recipient"
+//! throttle = "1 per 6h per recipient"  # per collapse key too, when the rule has one
 //! ```
 //!
 //! **Conditions.** `when` is one condition table or an array of them; all
@@ -141,17 +141,25 @@ pub struct Outcome {
 impl Outcome {
     /// What to hand the router for one recipient of this outcome: the
     /// notification with its schedule, cancel key and throttle (keyed by the
-    /// rule's name). `None` for a cancel-only rule.
+    /// rule's name and, when the rule collapses, by the collapse key: a shopper
+    /// watching two products hears of each one's restock, and a throttle holds back
+    /// repeats of the same one). `None` for a cancel-only rule.
     /// The notification moves into it (no copy of its texts).
     pub fn into_submission(self) -> Option<Submission> {
+        let notification = self.notification?;
+        let rule = self.rule;
+        let throttle = self.throttle.map(|throttle| KeyedThrottle {
+            key: match &notification.collapse_key {
+                Some(collapse) => format!("{rule}|{collapse}"),
+                None => rule,
+            },
+            throttle,
+        });
         Some(Submission {
-            notification: self.notification?,
+            notification,
             deliver_at: self.deliver_at,
             cancel_key: self.cancel_key,
-            throttle: self.throttle.map(|throttle| KeyedThrottle {
-                key: self.rule,
-                throttle,
-            }),
+            throttle,
         })
     }
 }
@@ -2115,6 +2123,39 @@ mod tests {
             .notification
             .unwrap();
         assert_eq!(n.link.as_deref(), Some("/p/..%2Fx%3Fy%3D%2F%2Fevil"));
+    }
+
+    #[test]
+    fn a_throttle_holds_back_repeats_of_one_collapse_key_not_other_items() {
+        // A watcher of two products hears of each restock at once; the same product's
+        // second restock within the window is what the throttle holds back.
+        let defaults = RuleSet::default_rules();
+        let mut router = crate::route::Router::default();
+        let prefs = crate::prefs::Preferences::default();
+        let mut restock = |sku: &str, at: Millis| {
+            let e = event(
+                "inventory.restocked",
+                json!({"sku": sku, "product_id": sku, "product_title": sku}),
+            );
+            let submission = defaults
+                .apply(&e, at)
+                .outcomes
+                .remove(0)
+                .into_submission()
+                .unwrap();
+            router.submit(submission, &prefs, at)
+        };
+        let delivered =
+            |o: &crate::route::Outcome| matches!(o, crate::route::Outcome::Deliver { .. });
+        assert!(delivered(&restock("mug", T0)));
+        assert!(
+            delivered(&restock("lamp", T0 + MINUTE)),
+            "another product is news"
+        );
+        assert!(
+            !delivered(&restock("mug", T0 + 2 * MINUTE)),
+            "the same one again is held"
+        );
     }
 
     #[test]
