@@ -283,16 +283,12 @@ fn checkout(session: &Value) -> Result<Data, Rejection> {
         None => serde_json::json!({ "currency": items.iter().find_map(|(_, _, c)| c.clone()) }),
     };
     let (total, currency) = money(&currency_holder, minor);
-    data.str(
-        "order_number",
-        text_at(session, "metadata.order_number")
-            .or_else(|| text_at(session, "client_reference_id"))
-            .or_else(|| order_ref(session).map(|id| short_ref(&id))),
-    )
-    .str("total", total)
-    .str("currency", currency)
-    .str("payment_status", text_at(session, "payment_status"))
-    .str("payment_id", id_at(session, "payment_intent"));
+    // `base` named the order (not `client_reference_id`, which stores often fill with a cart
+    // or customer id: shown as the order's number it would differ from its refund's).
+    data.str("total", total)
+        .str("currency", currency)
+        .str("payment_status", text_at(session, "payment_status"))
+        .str("payment_id", id_at(session, "payment_intent"));
     let items: Vec<Item> = items.into_iter().map(|(i, _, _)| i).collect();
     put_items(&mut data, &items);
     Ok(data)
@@ -349,8 +345,12 @@ mod tests {
         refunded["data"]["object"]["payment_intent"] = "pi_shared".into();
         let mut failed: serde_json::Value = serde_json::from_slice(FAILED).unwrap();
         failed["data"]["object"]["id"] = "pi_shared".into();
+        let mut checkout: serde_json::Value = serde_json::from_slice(CHECKOUT).unwrap();
+        checkout["data"]["object"]["payment_intent"] = "pi_shared".into();
+        checkout["data"]["object"]["client_reference_id"] = "cart-8812".into();
         let mut orders = Vec::new();
         for body in [
+            shopper_only(&serde_json::to_vec(&checkout).unwrap()),
             shopper_only(CHECKOUT),
             shopper_only(SUCCEEDED),
             shopper_only(&serde_json::to_vec(&failed).unwrap()),
@@ -371,13 +371,16 @@ mod tests {
             );
             orders.push((e.kind.clone(), d(&e, "order_id"), d(&e, "order_number")));
         }
-        // The failed payment and the refund of a charge of that payment are one order.
-        assert_eq!(orders[2].1, "pi_shared", "{orders:?}");
-        assert_eq!(
-            (&orders[3].1, &orders[3].2),
-            (&orders[2].1, &orders[2].2),
-            "{orders:?}"
-        );
+        // The checkout, its failed payment and the refund of a charge of that payment are one
+        // order, under one number.
+        assert_eq!(orders[3].1, "pi_shared", "{orders:?}");
+        for i in [0, 4] {
+            assert_eq!(
+                (&orders[i].1, &orders[i].2),
+                (&orders[3].1, &orders[3].2),
+                "{orders:?}"
+            );
+        }
     }
 
     fn addressed(body: &[u8]) -> Vec<u8> {
