@@ -342,8 +342,10 @@ impl Template {
                     };
                     if !written {
                         match fallback {
-                            Some(f) => out.push_str(f),
-                            None => return Err(MissingValue { path: path.clone() }),
+                            // A key's part is never empty, from the event or its fallback:
+                            // `topic:stock:{data.sku|}` without a SKU addresses nobody.
+                            Some(f) if mode != Mode::Key || !f.is_empty() => out.push_str(f),
+                            _ => return Err(MissingValue { path: path.clone() }),
                         }
                     }
                 }
@@ -465,6 +467,11 @@ mod tests {
         let t = Template::compile("x{data.empty}").unwrap();
         assert_eq!(t.render(&event()).unwrap(), "x");
         assert!(t.render_key(&event()).is_err());
+        // and so is an empty fallback; a written one stands in, in a key too
+        let t = Template::compile("stock:{data.gone|}").unwrap();
+        assert!(t.render_key(&event()).is_err());
+        let t = Template::compile("stock:{data.gone|any}").unwrap();
+        assert_eq!(t.render_key(&event()).unwrap(), "stock:any");
     }
 
     #[test]
