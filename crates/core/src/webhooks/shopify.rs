@@ -900,6 +900,21 @@ mod tests {
         assert_eq!(d(&e, "items.0.sku"), "IPOD2008RED");
     }
 
+    /// The default rules applied to a restock: what they decided (without an error) and the
+    /// notification they made.
+    fn restock_notice(
+        e: &crate::event::Event,
+    ) -> (crate::rules::Applied, crate::notification::Notification) {
+        let applied = crate::rules::RuleSet::default_rules().apply(e, 0);
+        assert!(applied.errors.is_empty(), "{:?}", applied.errors);
+        let n = applied
+            .outcomes
+            .iter()
+            .find_map(|o| o.notification.clone())
+            .expect("a restock notification");
+        (applied, n)
+    }
+
     #[test]
     fn a_restock_after_the_products_update_reaches_the_skus_watchers_with_a_link() {
         let mut mem = BTreeMap::new();
@@ -919,13 +934,7 @@ mod tests {
                 "Updated Product Title".into()
             )
         );
-        let applied = crate::rules::RuleSet::default_rules().apply(&e, 0);
-        assert!(applied.errors.is_empty(), "{:?}", applied.errors);
-        let n = applied
-            .outcomes
-            .iter()
-            .find_map(|o| o.notification.as_ref())
-            .expect("a restock notification");
+        let (applied, n) = restock_notice(&e);
         assert_eq!(n.link.as_deref(), Some("/products/632910392"));
         assert!(
             n.title.en.starts_with("Updated Product Title"),
@@ -948,13 +957,7 @@ mod tests {
     fn a_restock_of_an_item_no_products_update_named_still_notifies() {
         let key = "shopify:inventory:808950810:655441491:available";
         let e = one(shopify("inventory_levels/update", INVENTORY, &[(key, "0")]));
-        let applied = crate::rules::RuleSet::default_rules().apply(&e, 0);
-        assert!(applied.errors.is_empty(), "{:?}", applied.errors);
-        let n = applied
-            .outcomes
-            .iter()
-            .find_map(|o| o.notification.as_ref())
-            .expect("a restock notification");
+        let (_, n) = restock_notice(&e);
         assert_eq!(n.link.as_deref(), Some("/products/"));
         assert!(
             n.title.en.starts_with("An item you're watching"),
