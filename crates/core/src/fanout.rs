@@ -16,6 +16,19 @@ pub fn route_key(event_id: &str, route: &str) -> String {
     format!("{event_id}@{route}")
 }
 
+/// The ids a Topic finds a delivery's event under: its [`route_key`], and the bare event id
+/// that Topics and Inboxes stored before route keys (so a producer's retry of an event
+/// fanned out before an upgrade stays a duplicate, and a partial fan-out's retry still skips
+/// the members it reached).
+pub fn stored_ids(key: &str) -> impl Iterator<Item = &str> {
+    let bare = ["@topic:", "@segment:"]
+        .iter()
+        .filter_map(|route| key.rfind(route))
+        .max()
+        .map(|at| &key[..at]);
+    std::iter::once(key).chain(bare)
+}
+
 /// What each member is owed: `(member, indexes into events)`, members owed nothing left out,
 /// in the order of `members`. `reached` holds the `(event id, member)` pairs that earlier tries
 /// delivered.
@@ -45,12 +58,21 @@ mod tests {
 
     #[test]
     fn a_route_key_tells_routes_apart_and_repeats_for_a_retry() {
-        let direct = "e-1";
         let topic = route_key("e-1", "topic:stock:a");
-        assert_ne!(topic, direct);
         assert_ne!(topic, route_key("e-1", "segment:all"));
         assert_ne!(topic, route_key("e-2", "topic:stock:a"));
         assert_eq!(topic, route_key("e-1", "topic:stock:a"));
+    }
+
+    #[test]
+    fn a_route_key_is_found_under_itself_and_the_bare_id_stored_before() {
+        let ids = |k: &str| stored_ids(k).map(str::to_owned).collect::<Vec<_>>();
+        let key = route_key("order@shop-1", "topic:stock:a@b");
+        assert_eq!(ids(&key), [key.as_str(), "order@shop-1"]);
+        let key = route_key("e-1", "segment:all");
+        assert_eq!(ids(&key), [key.as_str(), "e-1"]);
+        // A bare id (stored before route keys) is only itself.
+        assert_eq!(ids("e-1"), ["e-1"]);
     }
 
     fn members(n: usize) -> Vec<String> {

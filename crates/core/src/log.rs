@@ -214,10 +214,12 @@ impl InboxLog {
     /// the same id, then applies retention and expiry at `now`. `None`, and nothing
     /// stored, when the item it would replace was created later: a late or held update
     /// ("out for delivery", released after quiet hours) never hides a newer one
-    /// ("delivery failed") under the same collapse key.
+    /// ("delivery failed") under the same collapse key. Two exceptions: an item dated
+    /// after `now` (a producer's clock ahead) blocks nothing, and a digest, a new summary
+    /// dated by the newest item it folds, always replaces the one before.
     pub fn append(&mut self, mut n: Notification, now: Millis) -> Option<Appended> {
         if let Some(held) = self.by_id.get(&n.id).and_then(|seq| self.items.get(seq)) {
-            if held.created_at > n.created_at {
+            if held.created_at > n.created_at && held.created_at <= now && n.kind != "digest" {
                 return None;
             }
         }
@@ -437,11 +439,11 @@ mod tests {
         let mut log = InboxLog::new(LogConfig::default());
         let mut failed = note("c:order:1", None);
         (failed.created_at, failed.title.en) = (2_000, "Delivery failed".into());
-        log.append(failed, 0).unwrap();
+        log.append(failed, 10_000).unwrap();
         // "Out for delivery", created before the failure, released late (quiet hours).
         let mut out = note("c:order:1", None);
         (out.created_at, out.title.en) = (1_000, "Out for delivery".into());
-        assert!(log.append(out, 0).is_none());
+        assert!(log.append(out, 10_000).is_none());
         assert_eq!(log.head(), 1, "no seq spent on what was not stored");
         let kept = |log: &InboxLog| match log.replay(0, 10, 0) {
             Replay::Items { items, .. } => items.iter().map(|n| n.title.en.clone()).collect(),
@@ -451,8 +453,21 @@ mod tests {
         // Created at the same time or later, it replaces as before.
         let mut delivered = note("c:order:1", None);
         (delivered.created_at, delivered.title.en) = (2_000, "Delivered".into());
-        assert_eq!(log.append(delivered, 0).unwrap().superseded, Some(1));
+        assert_eq!(log.append(delivered, 10_000).unwrap().superseded, Some(1));
         assert_eq!(kept(&log), ["Delivered"]);
+        // An item dated in the future (the producer's clock ahead) blocks nothing.
+        let mut ahead = note("c:order:2", None);
+        (ahead.created_at, ahead.title.en) = (90_000, "Shipped (clock ahead)".into());
+        log.append(ahead, 5_000).unwrap();
+        let mut paid = note("c:order:2", None);
+        (paid.created_at, paid.title.en) = (4_000, "Refunded".into());
+        assert!(log.append(paid, 5_000).is_some());
+        // A digest is a new summary: it replaces the last one whatever its items' dates.
+        let mut digest = note("d:promo", None);
+        (digest.kind, digest.created_at) = ("digest".into(), 3_000);
+        log.append(digest.clone(), 5_000).unwrap();
+        digest.created_at = 2_500;
+        assert!(log.append(digest, 5_000).is_some());
     }
 
     #[test]

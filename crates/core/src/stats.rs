@@ -576,7 +576,8 @@ impl WindowedLatency {
 
     /// Every latency recorded in the last `window` (at most an hour), merged into one sketch.
     /// Latencies are kept per calendar minute, so the window takes in the whole minute it
-    /// starts in: at least `window`, at most a minute more. (Counting only whole minutes up to
+    /// starts in: at least `window`, at most a minute more; an hour or more is all the ring holds
+    /// (the last 59 minutes and the current one). (Counting only whole minutes up to
     /// the current one would leave a one-minute window empty at every minute's start, and an
     /// alert on it flapping.)
     pub fn over(&self, window: Millis, now: Millis) -> LatencySketch {

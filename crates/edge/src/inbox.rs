@@ -6,7 +6,7 @@
 //! and only then frames go out to the shopper's sockets (hibernatable, so an
 //! idle Inbox costs nothing while devices stay connected).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde::{Deserialize, Serialize};
 use tidings_core::event::Event;
@@ -92,7 +92,7 @@ pub struct Inbox {
     loaded: RefCell<Option<Loaded>>,
     config: LogConfig,
     /// The wake-up the alarm was last set to (`None`: not known yet).
-    armed: std::cell::Cell<Option<Option<Millis>>>,
+    armed: Cell<Option<Option<Millis>>>,
     /// Whose Inbox this is, once read or written (saves a query per delivery).
     user: RefCell<Option<String>>,
     /// The router state as last written, so a delivery that leaves it unchanged skips the write.
@@ -100,6 +100,10 @@ pub struct Inbox {
     /// Held while a watch or unwatch waits for its Topic: the runtime lets other frames in
     /// during that call, and a second change of the list must not interleave with the first.
     watching: futures_util::lock::Mutex<()>,
+    /// Watches received and not yet finished, and the pings waiting for them all to finish
+    /// (a `HANDLED_PING`'s pong says the frames before it were handled).
+    watches_in_flight: Cell<usize>,
+    after_watches: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
 }
 
 impl Inbox {
@@ -473,8 +477,9 @@ impl Inbox {
                 })?;
                 ws.serialize_attachment(SocketState { live: true })?;
                 // A wake-up left unarmed by a failure after its delivery was stored (the
-                // delivery answers anyway) is armed again when the shopper comes back; armed
-                // already, this costs no storage call.
+                // delivery answers anyway) is armed again when the shopper comes back. Armed
+                // already since this Inbox woke, this costs no storage call; the first hello
+                // after a wake-up sets (or clears) the alarm once.
                 if let Err(e) = self.arm_alarm().await {
                     worker::console_error!("inbox alarm not armed on hello ({e})");
                 }
@@ -496,8 +501,13 @@ impl Inbox {
             ClientFrame::Ping => {
                 // Only a ping the runtime did not answer itself arrives here: the center's
                 // `HANDLED_PING`, whose pong says the frames before it were handled. A watch
-                // before it may still await its Topic (the runtime lets frames in meanwhile).
-                let _after_watches = self.watching.lock().await;
+                // before it may still await its Topic (the runtime lets frames in meanwhile):
+                // the pong waits until no watch is in flight.
+                if self.watches_in_flight.get() > 0 {
+                    let (done, wait) = futures_channel::oneshot::channel();
+                    self.after_watches.borrow_mut().push(done);
+                    let _ = wait.await;
+                }
                 send(ws, &ServerFrame::Pong)?
             }
         }
@@ -514,6 +524,7 @@ impl Inbox {
     async fn watch(&self, ws: &WebSocket, topic: String, on: bool) -> Result<()> {
         // The runtime lets other frames in while the Topic call is awaited; changes of the
         // list take turns, so the cap and the list hold however watches arrive.
+        let _in_flight = InFlight::enter(self);
         let _one_at_a_time = self.watching.lock().await;
         if on {
             let refused = self.with_state(|st| Ok(watches::check(&st.topics, &topic).err()))?;
@@ -562,6 +573,31 @@ impl Inbox {
         let topics = self.with_state(|st| Ok(st.topics.clone()))?;
         self.broadcast(&ServerFrame::Topics { topics });
         Ok(())
+    }
+}
+
+/// One watch received and not finished, counted from its frame's arrival until it returns
+/// (however it returns), so a ping after it waits for it.
+struct InFlight<'a>(&'a Inbox);
+
+impl<'a> InFlight<'a> {
+    fn enter(inbox: &'a Inbox) -> Self {
+        inbox
+            .watches_in_flight
+            .set(inbox.watches_in_flight.get() + 1);
+        InFlight(inbox)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let left = self.0.watches_in_flight.get().saturating_sub(1);
+        self.0.watches_in_flight.set(left);
+        if left == 0 {
+            for done in self.0.after_watches.borrow_mut().drain(..) {
+                let _ = done.send(());
+            }
+        }
     }
 }
 
@@ -623,10 +659,12 @@ impl DurableObject for Inbox {
             env,
             loaded: RefCell::new(None),
             config: LogConfig::default(),
-            armed: std::cell::Cell::new(None),
+            armed: Cell::new(None),
             user: RefCell::new(None),
             router_saved: RefCell::new(None),
             watching: futures_util::lock::Mutex::new(()),
+            watches_in_flight: Cell::new(0),
+            after_watches: RefCell::new(Vec::new()),
         }
     }
 

@@ -10,6 +10,7 @@
 //! sharding a segment over several Topic objects or a Queue).
 
 use std::collections::HashSet;
+use tidings_core::fanout::stored_ids;
 
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -106,32 +107,39 @@ impl Topic {
         Ok(rows.into_iter().map(|m| m.user).collect())
     }
 
-    /// `true` when this topic has fanned `event_id` out to all its members before.
+    /// `true` when this topic has fanned `event_id` out to all its members before (under its
+    /// route key, or the bare id stored before route keys: `core::fanout::stored_ids`).
     fn seen(&self, event_id: &str) -> Result<bool> {
-        let seen: Vec<Count> = self
-            .state
-            .storage()
-            .sql()
-            .exec(
-                "SELECT COUNT(*) AS n FROM seen WHERE event_id = ?",
-                vec![event_id.into()],
-            )?
-            .to_array()?;
-        Ok(seen.first().is_some_and(|c| c.n > 0.0))
+        let sql = self.state.storage().sql();
+        for id in stored_ids(event_id) {
+            let seen: Vec<Count> = sql
+                .exec(
+                    "SELECT COUNT(*) AS n FROM seen WHERE event_id = ?",
+                    vec![id.into()],
+                )?
+                .to_array()?;
+            if seen.first().is_some_and(|c| c.n > 0.0) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
-    /// The `(event id, member)` pairs earlier tries of these events delivered.
+    /// The `(event id, member)` pairs earlier tries of these events delivered (found, like
+    /// [`Topic::seen`], under either id an event was stored by).
     fn reached(&self, event_ids: &[&str]) -> Result<HashSet<(String, String)>> {
         let sql = self.state.storage().sql();
         let mut reached = HashSet::new();
         for id in event_ids {
-            let rows: Vec<Member> = sql
-                .exec(
-                    "SELECT user FROM reached WHERE event_id = ?",
-                    vec![(*id).into()],
-                )?
-                .to_array()?;
-            reached.extend(rows.into_iter().map(|m| ((*id).to_owned(), m.user)));
+            for stored in stored_ids(id) {
+                let rows: Vec<Member> = sql
+                    .exec(
+                        "SELECT user FROM reached WHERE event_id = ?",
+                        vec![stored.into()],
+                    )?
+                    .to_array()?;
+                reached.extend(rows.into_iter().map(|m| ((*id).to_owned(), m.user)));
+            }
         }
         Ok(reached)
     }

@@ -160,6 +160,8 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
     let mut batch: Vec<Notification> = Vec::new();
     let mut version_heard: Option<u64> = None;
     let mut held_version: Option<u64> = None;
+    // Whether every batch this session wrote reached IndexedDB (see `persist`).
+    let mut all_saved = true;
     loop {
         let msg = if welcomed {
             // A quiet socket is asked for a pong; none means a dead connection that still
@@ -257,7 +259,8 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         // During replay, write in batches; once live, write each frame at once.
         if synced || is_synced || batch.len() >= 200 {
             let items = std::mem::take(&mut batch);
-            persist(&store, items, version_heard.take(), &mut last_stored).await;
+            let version = version_heard.take();
+            persist(&store, items, version, &mut last_stored, &mut all_saved).await;
         }
         if is_synced && !synced {
             synced = true;
@@ -276,7 +279,14 @@ async fn session(center: Center, ws: WebSocket, store: Option<Rc<Store>>) -> boo
         }
     }
     let _ = stop.send(());
-    persist(&store, batch, version_heard, &mut last_stored).await;
+    persist(
+        &store,
+        batch,
+        version_heard,
+        &mut last_stored,
+        &mut all_saved,
+    )
+    .await;
     synced
 }
 
@@ -300,6 +310,7 @@ async fn persist(
     items: Vec<Notification>,
     version: Option<u64>,
     last_stored: &mut u64,
+    all_saved: &mut bool,
 ) {
     let Some(store) = store else { return };
     let saved = items.is_empty()
@@ -316,8 +327,11 @@ async fn persist(
                 true
             }
         };
-    // A version whose changes were not saved is not claimed: the next resume asks again.
-    if let (Some(v), true) = (version, saved) {
+    // A version is claimed only while every batch of the session was saved: the changes
+    // leading up to it may be in any of them (a resume's come first). Else the next resume
+    // asks for them again.
+    *all_saved &= saved;
+    if let (Some(v), true) = (version, *all_saved) {
         let _ = store.set_meta_u64("version", v).await;
     }
 }

@@ -509,12 +509,19 @@ async fn the_last_load_more_hands_the_focus_to_the_first_item_it_brought() {
     more.focus().unwrap();
     more.click();
     settle().await;
-    gloo_timers::future::TimeoutFuture::new(20).await;
+    // The focus moves once the new page is in the DOM (a timer after the render).
+    let focused = || document().active_element().unwrap();
+    for _ in 0..100 {
+        if m.q(".tidings-more").is_none() && focused().text_content().unwrap_or_default() == "N21" {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
     assert!(m.q(".tidings-more").is_none(), "the last page is shown");
-    let active = document().active_element().unwrap();
+    let active = focused();
     assert_eq!(
-        active.text_content().unwrap_or_default(),
-        "N21",
+        (active.tag_name(), active.text_content().unwrap_or_default()),
+        ("BUTTON".to_owned(), "N21".to_owned()),
         "the first item of the new page (newest first: N1..N20, then N21..N25) has the focus"
     );
     // Still inside the dialog: Escape closes it and the focus returns to the bell.

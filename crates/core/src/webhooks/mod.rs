@@ -51,7 +51,9 @@
 //! codes. Absent facts are left out, never `null`. Text is trimmed, has
 //! whitespace runs folded to one space and is cut to 200 characters.
 //!
-//! *Order fields* are `order_id`, `order_number` (display form, `#1001`),
+//! *Order fields* are `order_id`, `order_number` (display form, `#1001`; for Stripe
+//! `metadata.order_number`, else `#` and the last 8 characters of the order's id, never
+//! `client_reference_id`, which stores fill with cart or customer ids),
 //! `total`, `currency`, `item_count` (number), `first_item` (title),
 //! `items` (up to 10 × `{title, quantity, sku}`), `first_name` (the shopper's)
 //! `url` (the shopper's order status page) and, for WooCommerce, `status`

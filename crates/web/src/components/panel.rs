@@ -155,10 +155,23 @@ pub fn Panel(
         }
     });
 
+    // The next page, by the button or by scrolling to the end.
+    let next_page = move || {
+        let before = listed.with_untracked(|(items, _)| items.len());
+        let more_had_focus = panel.get_untracked().is_some_and(|div| {
+            document()
+                .active_element()
+                .is_some_and(|e| e.class_list().contains("tidings-more") && div.contains(Some(&e)))
+        });
+        load_more();
+        if more_had_focus && !listed.with_untracked(|(_, more)| *more) {
+            load_last(before);
+        }
+    };
     let on_scroll = move |_| {
         if let Some(div) = panel.get_untracked() {
             if div.scroll_top() + div.client_height() >= div.scroll_height() - 48 {
-                load_more();
+                next_page();
             }
         }
     };
@@ -330,13 +343,7 @@ pub fn Panel(
                         <p class="tidings-empty">{tr(locale, Text::Empty)}</p>
                     </Show>
                     <Show when=has_more>
-                        <button type="button" class="tidings-more" on:click=move |_| {
-                            let before = listed.with_untracked(|(items, _)| items.len());
-                            load_more();
-                            if !listed.with_untracked(|(_, more)| *more) {
-                                load_last(before);
-                            }
-                        }>
+                        <button type="button" class="tidings-more" on:click=move |_| next_page()>
                             {tr(locale, Text::LoadMore)}
                         </button>
                     </Show>
