@@ -10,10 +10,10 @@
 //! sharding a segment over several Topic objects or a Queue).
 
 use std::collections::HashSet;
-use tidings_core::fanout::stored_ids;
 
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
+use tidings_core::fanout::stored_ids;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use crate::http::{error, json};
@@ -107,39 +107,37 @@ impl Topic {
         Ok(rows.into_iter().map(|m| m.user).collect())
     }
 
-    /// `true` when this topic has fanned `event_id` out to all its members before (under its
-    /// route key, or the bare id stored before route keys: `core::fanout::stored_ids`).
-    fn seen(&self, event_id: &str) -> Result<bool> {
+    /// The rows `query` (one `?`, the event id) finds under every id `event_id` may be stored
+    /// by: its route key, and the bare id stored before route keys (`core::fanout::stored_ids`).
+    fn rows_for_event<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        event_id: &str,
+    ) -> Result<Vec<T>> {
         let sql = self.state.storage().sql();
+        let mut rows = Vec::new();
         for id in stored_ids(event_id) {
-            let seen: Vec<Count> = sql
-                .exec(
-                    "SELECT COUNT(*) AS n FROM seen WHERE event_id = ?",
-                    vec![id.into()],
-                )?
-                .to_array()?;
-            if seen.first().is_some_and(|c| c.n > 0.0) {
-                return Ok(true);
-            }
+            rows.extend(sql.exec(query, vec![id.into()])?.to_array::<T>()?);
         }
-        Ok(false)
+        Ok(rows)
     }
 
-    /// The `(event id, member)` pairs earlier tries of these events delivered (found, like
-    /// [`Topic::seen`], under either id an event was stored by).
+    /// `true` when this topic has fanned `event_id` out to all its members before.
+    fn seen(&self, event_id: &str) -> Result<bool> {
+        let counts: Vec<Count> = self.rows_for_event(
+            "SELECT COUNT(*) AS n FROM seen WHERE event_id = ?",
+            event_id,
+        )?;
+        Ok(counts.iter().any(|c| c.n > 0.0))
+    }
+
+    /// The `(event id, member)` pairs earlier tries of these events delivered.
     fn reached(&self, event_ids: &[&str]) -> Result<HashSet<(String, String)>> {
-        let sql = self.state.storage().sql();
         let mut reached = HashSet::new();
         for id in event_ids {
-            for stored in stored_ids(id) {
-                let rows: Vec<Member> = sql
-                    .exec(
-                        "SELECT user FROM reached WHERE event_id = ?",
-                        vec![stored.into()],
-                    )?
-                    .to_array()?;
-                reached.extend(rows.into_iter().map(|m| ((*id).to_owned(), m.user)));
-            }
+            let rows: Vec<Member> =
+                self.rows_for_event("SELECT user FROM reached WHERE event_id = ?", id)?;
+            reached.extend(rows.into_iter().map(|m| ((*id).to_owned(), m.user)));
         }
         Ok(reached)
     }

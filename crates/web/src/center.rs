@@ -253,6 +253,7 @@ impl Center {
             return;
         }
         self.inbox.update(|inbox| inbox.extend(incoming));
+        self.follow_toasts();
     }
 
     /// Applies a read-state change locally; returns the changed items.
@@ -329,7 +330,6 @@ impl Center {
                 let urgent = notification.priority == Priority::Urgent
                     && notification.state == ReadState::Unread;
                 self.upsert(vec![notification.clone()]);
-                self.follow_toasts();
                 if live {
                     self.announcement.set(format!(
                         "{}: {title}",

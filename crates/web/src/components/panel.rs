@@ -122,13 +122,30 @@ pub fn Panel(
             show_prefs.set(false);
         }
     });
-    // "Load more" goes with the last page: the focus it held moves to the first item that
-    // page brought (the dialog meanwhile), not to the page's body, where Escape and the Tab
-    // trap no longer reach it.
-    let load_last = move |before: usize| {
+    // When the panel opens, focus moves into it (the search box).
+    Effect::new(move |_| {
+        if let Some(input) = search.get() {
+            let _ = input.focus();
+        } else if let Some(div) = panel.get() {
+            let _ = div.focus();
+        }
+    });
+
+    // The next page, by the button or by scrolling to the end. "Load more" goes with the last
+    // page: the focus it held moves to the first item that page brought (the dialog
+    // meanwhile), not to the page's body, where Escape and the Tab trap no longer reach it.
+    let next_page = move || {
         let Some(div) = panel.get_untracked() else {
             return;
         };
+        let before = listed.with_untracked(|(items, _)| items.len());
+        let more_had_focus = document()
+            .active_element()
+            .is_some_and(|e| e.class_list().contains("tidings-more") && div.contains(Some(&e)));
+        load_more();
+        if !more_had_focus || listed.with_untracked(|(_, more)| *more) {
+            return;
+        }
         let _ = div.focus();
         set_timeout(
             move || {
@@ -145,28 +162,6 @@ pub fn Panel(
             },
             std::time::Duration::ZERO,
         );
-    };
-    // When the panel opens, focus moves into it (the search box).
-    Effect::new(move |_| {
-        if let Some(input) = search.get() {
-            let _ = input.focus();
-        } else if let Some(div) = panel.get() {
-            let _ = div.focus();
-        }
-    });
-
-    // The next page, by the button or by scrolling to the end.
-    let next_page = move || {
-        let before = listed.with_untracked(|(items, _)| items.len());
-        let more_had_focus = panel.get_untracked().is_some_and(|div| {
-            document()
-                .active_element()
-                .is_some_and(|e| e.class_list().contains("tidings-more") && div.contains(Some(&e)))
-        });
-        load_more();
-        if more_had_focus && !listed.with_untracked(|(_, more)| *more) {
-            load_last(before);
-        }
     };
     let on_scroll = move |_| {
         if let Some(div) = panel.get_untracked() {
